@@ -226,6 +226,9 @@ type User struct {
 	// DisplayName is echoed to clients; it has no effect.
 	DisplayName string
 	Locale      string
+	// Emails are the addresses the IdP sent, in order. Empty means the userName is the
+	// member's only (work, primary) email.
+	Emails []Email
 	// Active is false for deactivated (deprovisioned) members.
 	Active bool
 	// Deleted marks a member hidden by DELETE /Users: the account and its data remain,
@@ -239,6 +242,13 @@ type User struct {
 	LastModified time.Time
 	// Version increases with every change; it feeds meta.version.
 	Version int64
+}
+
+// Email is one entry of a user's emails attribute.
+type Email struct {
+	Value   string
+	Type    string
+	Primary bool
 }
 
 // Group is a team's user group. Its members are stored apart (AddMembers, ListMembers) so that
