@@ -1,0 +1,506 @@
+// Package teamscim gives a team product SCIM 2.0 provisioning (RFC 7643, RFC 7644) the way
+// Postman runs it for its Enterprise teams: identity providers (Okta, Microsoft Entra ID,
+// OneLogin, or a script) create, update, deactivate and reactivate a team's members, and the
+// library enforces the team's rules while doing it.
+//
+// A host supplies persistence (a store.Store; package memstore serves tests and demos) and gets
+// back a *Server, an http.Handler that speaks SCIM at any prefix:
+//
+//	srv, err := teamscim.New(teamscim.Config{Store: memstore.New()})
+//	mux.Handle("/scim/v2/", http.StripPrefix("/scim/v2", srv))
+//
+// The same *Server offers the team-admin operations a host's settings page calls: create a
+// team, record its SSO configuration, enable SCIM, generate and revoke SCIM API keys.
+//
+// # Authentication
+//
+// Every request carries a SCIM API key in the Authorization header, as "Bearer <key>" (the
+// scheme is case-insensitive) or as the raw key (Okta's header-auth app). The key picks the
+// team; ids of another team's resources answer 404. A missing, malformed, unknown, revoked or
+// expired key answers 401 with WWW-Authenticate: Bearer; a team whose SCIM switch is off
+// answers 403. Keys are stored only as SHA-256 digests and checked against the store on every
+// request, so a revocation takes effect on the very next request.
+//
+// # Users
+//
+// userName is the member's email (Config.AllowNonEmailUserNames relaxes this for generic SCIM
+// clients) and is unique in a team compared case-insensitively. Deprovisioning is deactivation
+// (active:false): the member and their data stay, they remain listed with active:false, and a
+// later active:true reactivates them. DELETE /Users/{id} deactivates and hides the resource:
+// it then answers 404 and is absent from lists, and a later POST with the same userName
+// re-links the same member (201). A member who joined the team outside SCIM is adopted by a
+// POST with their email. A deactivated or hidden member leaves every group; reactivation does
+// not restore group memberships (the IdP adds them again). Passwords are accepted and dropped:
+// never stored, returned or logged.
+//
+// # Leniency
+//
+// Input is read generously, because IdPs differ: attribute names and PATCH op names are
+// case-insensitive; "True"/"False" strings are booleans; unknown attributes and schema URIs
+// are ignored; read-only id and meta in bodies are ignored; application/json and
+// application/scim+json are both accepted; resource paths are case-insensitive and one
+// trailing slash is ignored. A PUT without active leaves active unchanged. Entra ID's
+// soft-delete rename of userName to "<32 hex><email>" deactivates without changing the email.
+//
+// # Errors
+//
+// Every error response is a SCIM error body (urn:ietf:params:scim:api:messages:2.0:Error) with
+// status as a string, content type application/scim+json and, where RFC 7644 defines one, a
+// scimType. Internal errors answer 500 with a fixed detail; the cause goes to Config.Logger.
+//
+// This package wraps github.com/elimity-com/scim for schema validation, PATCH parsing and
+// application and the discovery endpoints; it serves list and search requests itself, so that
+// the hot IdP queries (userName eq, externalId eq, id eq) are answered from store indexes.
+package teamscim
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"crypto/subtle"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"mime"
+	"net/http"
+	"runtime/debug"
+	"strings"
+	"time"
+
+	"github.com/elimity-com/scim"
+	scimerrors "github.com/elimity-com/scim/errors"
+	"github.com/elimity-com/scim/optional"
+	"github.com/elimity-com/scim/schema"
+
+	"github.com/teamscim/teamscim/store"
+)
+
+// Defaults for Config fields left zero.
+const (
+	// DefaultMaxBodyBytes is the request body limit (1 MiB).
+	DefaultMaxBodyBytes = 1 << 20
+	// DefaultMaxResults is the default and largest page size of a list.
+	DefaultMaxResults = 100
+)
+
+// Config configures a Server. Only Store is required.
+type Config struct {
+	// Store persists teams, keys, users and groups. Required.
+	Store store.Store
+	// Logger receives request errors and internal failures. Secrets (keys, passwords,
+	// Authorization headers) are never logged. Default: discard.
+	Logger *slog.Logger
+	// BaseURL is the absolute URL of the SCIM root as clients see it, for example
+	// "https://api.example.com/scim/v2". It is used for Location headers and meta.location.
+	// Default: derived from each request (scheme, Host and the prefix the host stripped).
+	BaseURL string
+	// AllowNonEmailUserNames accepts any non-empty userName instead of requiring an email
+	// address, for generic SCIM clients.
+	AllowNonEmailUserNames bool
+	// MaxBodyBytes limits request bodies; larger requests answer 413 and change nothing.
+	// Default: DefaultMaxBodyBytes.
+	MaxBodyBytes int64
+	// MaxResults is the default and largest count of a list page. Default: DefaultMaxResults.
+	MaxResults int
+	// Now is the clock. Default: time.Now.
+	Now func() time.Time
+}
+
+// Server is the SCIM endpoint and the team-admin API. It is an http.Handler; mount it under
+// any prefix with http.StripPrefix. A Server is safe for concurrent use.
+type Server struct {
+	cfg   Config
+	log   *slog.Logger
+	store store.Store
+	now   func() time.Time
+
+	userSchema schema.Schema // core User + externalId, for PATCH application
+	enterprise schema.Schema // the enterprise User extension
+	args       scim.ServerArgs
+	elimityLog scim.Logger
+}
+
+// New returns a Server for cfg.
+func New(cfg Config) (*Server, error) {
+	if cfg.Store == nil {
+		return nil, errors.New("teamscim: Config.Store is nil")
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	if cfg.MaxBodyBytes <= 0 {
+		cfg.MaxBodyBytes = DefaultMaxBodyBytes
+	}
+	if cfg.MaxResults <= 0 {
+		cfg.MaxResults = DefaultMaxResults
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	cfg.BaseURL = strings.TrimRight(cfg.BaseURL, "/")
+	s := &Server{cfg: cfg, log: cfg.Logger, store: cfg.Store, now: cfg.Now}
+	s.elimityLog = elimityLogger{s.log}
+
+	userSchema := clip(schema.CoreUserSchema())
+	s.userSchema = withExternalID(userSchema)
+	s.enterprise = clip(schema.ExtensionEnterpriseUser())
+	s.args = scim.ServerArgs{
+		ServiceProviderConfig: &scim.ServiceProviderConfig{
+			DocumentationURI: optional.NewString("https://github.com/teamscim/teamscim"),
+			AuthenticationSchemes: []scim.AuthenticationScheme{{
+				Type:        scim.AuthenticationTypeOauthBearerToken,
+				Name:        "OAuth Bearer Token",
+				Description: "Authentication with a SCIM API key of the team, sent as a bearer token.",
+				SpecURI:     optional.NewString("https://www.rfc-editor.org/info/rfc6750"),
+				Primary:     true,
+			}},
+			MaxResults:       cfg.MaxResults,
+			SupportFiltering: true,
+			SupportPatch:     true,
+		},
+		ResourceTypes: []scim.ResourceType{{
+			ID:          optional.NewString("User"),
+			Name:        "User",
+			Endpoint:    "/Users",
+			Description: optional.NewString("User Account"),
+			Schema:      userSchema,
+			SchemaExtensions: []scim.SchemaExtension{
+				{Schema: s.enterprise},
+			},
+			Handler: &userHandler{s: s},
+		}},
+	}
+	if _, err := scim.NewServer(&s.args); err != nil {
+		return nil, fmt.Errorf("teamscim: %w", err)
+	}
+	return s, nil
+}
+
+// clip drops spare capacity so that appends by the wrapped library never share our array.
+func clip(sc schema.Schema) schema.Schema {
+	sc.Attributes = sc.Attributes[:len(sc.Attributes):len(sc.Attributes)]
+	return sc
+}
+
+func withExternalID(sc schema.Schema) schema.Schema {
+	attrs := make(schema.Attributes, 0, len(sc.Attributes)+1)
+	attrs = append(attrs, sc.Attributes...)
+	sc.Attributes = append(attrs, schema.SimpleCoreAttribute(schema.SimpleStringParams(schema.StringParams{
+		CaseExact: true,
+		Name:      schema.CommonAttributeExternalID,
+	})))
+	return sc
+}
+
+// request is what the Server learns about a request before the resource handlers run.
+type request struct {
+	teamID  string
+	baseURL string // absolute SCIM root, no trailing slash
+}
+
+type requestKey struct{}
+
+func requestOf(r *http.Request) *request {
+	if rq, ok := r.Context().Value(requestKey{}).(*request); ok {
+		return rq
+	}
+	return &request{}
+}
+
+// ServeHTTP serves one SCIM request.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	rw := &responseWriter{ResponseWriter: w}
+	start := s.now()
+	defer func() {
+		if v := recover(); v != nil {
+			if v == http.ErrAbortHandler {
+				panic(v)
+			}
+			s.log.Error("teamscim: panic serving request", "method", r.Method, "path", r.URL.Path,
+				"panic", fmt.Sprint(v), "stack", string(debug.Stack()))
+			if !rw.wroteHeader {
+				writeError(rw, errInternal)
+			}
+		}
+		s.log.Debug("teamscim: request", "method", r.Method, "path", r.URL.Path,
+			"status", rw.status, "duration", s.now().Sub(start))
+	}()
+	s.serve(rw, r)
+}
+
+func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
+	rt, ok := route(r.Method, r.URL.Path)
+	if !ok {
+		writeError(w, scimerrors.ScimError{Status: http.StatusNotFound, Detail: "Specified endpoint does not exist."})
+		return
+	}
+	if rt.allow != "" {
+		w.Header().Set("Allow", rt.allow)
+		writeError(w, scimerrors.ScimError{Status: http.StatusMethodNotAllowed, Detail: "Method not allowed on this endpoint."})
+		return
+	}
+
+	team, err := s.authenticate(r.Context(), r.Header.Get("Authorization"))
+	if err != nil {
+		var ae *apiError
+		if errors.As(err, &ae) && ae.status == http.StatusUnauthorized {
+			w.Header().Set("WWW-Authenticate", `Bearer realm="SCIM"`)
+		}
+		writeError(w, s.scimError(err))
+		return
+	}
+
+	if r.Body != nil && r.Method != http.MethodGet && r.Method != http.MethodDelete {
+		body, serr := s.readBody(w, r)
+		if serr != nil {
+			writeError(w, *serr)
+			return
+		}
+		if rt.prepare != nil {
+			body, serr = rt.prepare(body)
+			if serr != nil {
+				writeError(w, *serr)
+				return
+			}
+		}
+		r.Body = io.NopCloser(bytes.NewReader(body))
+		r.ContentLength = int64(len(body))
+	}
+
+	rq := &request{teamID: team.ID, baseURL: s.baseURL(r)}
+	r = r.WithContext(context.WithValue(r.Context(), requestKey{}, rq))
+	r.URL.Path = rt.path
+	r.URL.RawPath = ""
+
+	switch rt.kind {
+	case routeList:
+		s.serveList(w, r, rq, rt, listParamsFromQuery(r))
+		return
+	case routeSearch:
+		s.serveSearch(w, r, rq, rt)
+		return
+	}
+	srv, err := scim.NewServer(&s.args, scim.WithBaseURL(rq.baseURL), scim.WithLogger(s.elimityLog))
+	if err != nil {
+		writeError(w, s.scimError(err))
+		return
+	}
+	srv.ServeHTTP(w, r)
+}
+
+// readBody reads the whole body within the configured limit and checks its content type.
+func (s *Server) readBody(w http.ResponseWriter, r *http.Request) ([]byte, *scimerrors.ScimError) {
+	if ct := r.Header.Get("Content-Type"); ct != "" {
+		mt, _, err := mime.ParseMediaType(ct)
+		if err != nil || (mt != "application/scim+json" && mt != "application/json") {
+			return nil, &scimerrors.ScimError{Status: http.StatusUnsupportedMediaType,
+				Detail: "Content-Type must be application/scim+json or application/json."}
+		}
+	}
+	tooLarge := &scimerrors.ScimError{Status: http.StatusRequestEntityTooLarge,
+		Detail: fmt.Sprintf("The request body exceeds the limit of %d bytes.", s.cfg.MaxBodyBytes)}
+	if r.ContentLength > s.cfg.MaxBodyBytes {
+		return nil, tooLarge
+	}
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, s.cfg.MaxBodyBytes))
+	if err != nil {
+		var mbe *http.MaxBytesError
+		if errors.As(err, &mbe) {
+			return nil, tooLarge
+		}
+		return nil, &scimerrors.ScimError{Status: http.StatusBadRequest, ScimType: scimerrors.ScimTypeInvalidSyntax,
+			Detail: "The request body could not be read."}
+	}
+	return body, nil
+}
+
+// baseURL returns the absolute SCIM root for r: Config.BaseURL, or the request's scheme and
+// host followed by the prefix the host stripped before handing r to the Server.
+func (s *Server) baseURL(r *http.Request) string {
+	if s.cfg.BaseURL != "" {
+		return s.cfg.BaseURL
+	}
+	scheme := "http"
+	if r.TLS != nil {
+		scheme = "https"
+	}
+	full := r.RequestURI
+	if i := strings.IndexAny(full, "?#"); i >= 0 {
+		full = full[:i]
+	}
+	if strings.HasPrefix(full, "http://") || strings.HasPrefix(full, "https://") {
+		// Absolute-form request target: keep only its path.
+		if i := strings.Index(full[strings.Index(full, "//")+2:], "/"); i >= 0 {
+			full = full[strings.Index(full, "//")+2+i:]
+		} else {
+			full = "/"
+		}
+	}
+	prefix := ""
+	if p := r.URL.EscapedPath(); strings.HasSuffix(full, p) {
+		prefix = strings.TrimSuffix(full, p)
+	}
+	if p := r.URL.Path; len(p) >= 3 && strings.EqualFold(p[:3], "/v2") {
+		prefix += p[:3]
+	}
+	return scheme + "://" + r.Host + strings.TrimRight(prefix, "/")
+}
+
+// authenticate resolves the Authorization header to the key's team.
+func (s *Server) authenticate(ctx context.Context, header string) (store.Team, error) {
+	secret, ok := parseAuthorization(header)
+	if !ok {
+		return store.Team{}, errUnauthorized
+	}
+	digest := sha256.Sum256([]byte(secret))
+	key, err := s.store.LookupKey(ctx, digest)
+	if errors.Is(err, store.ErrNotFound) {
+		return store.Team{}, errUnauthorized
+	}
+	if err != nil {
+		return store.Team{}, fmt.Errorf("teamscim: look up key: %w", err)
+	}
+	if subtle.ConstantTimeCompare(key.Digest[:], digest[:]) != 1 || key.Status != store.KeyActive ||
+		(!key.Expires.IsZero() && !s.now().Before(key.Expires)) {
+		return store.Team{}, errUnauthorized
+	}
+	var team store.Team
+	err = s.store.View(ctx, key.TeamID, func(ctx context.Context, tx store.Tx) error {
+		var err error
+		team, err = tx.Team(ctx)
+		return err
+	})
+	if errors.Is(err, store.ErrNotFound) {
+		return store.Team{}, errUnauthorized
+	}
+	if err != nil {
+		return store.Team{}, fmt.Errorf("teamscim: read team: %w", err)
+	}
+	if !team.SCIMEnabled {
+		return store.Team{}, &apiError{status: http.StatusForbidden, detail: "SCIM provisioning is turned off for this team."}
+	}
+	return team, nil
+}
+
+// parseAuthorization extracts the secret from "Bearer <secret>" (any case) or a raw secret.
+func parseAuthorization(h string) (string, bool) {
+	h = strings.TrimSpace(h)
+	if len(h) >= 7 && strings.EqualFold(h[:7], "bearer ") {
+		h = strings.TrimSpace(h[7:])
+	}
+	if h == "" || strings.ContainsAny(h, " \t") || len(h) > 512 {
+		return "", false
+	}
+	return h, true
+}
+
+// apiError is an error whose status, scimType and detail are meant for the client.
+type apiError struct {
+	status   int
+	scimType scimerrors.ScimType
+	detail   string
+}
+
+func (e *apiError) Error() string {
+	return fmt.Sprintf("teamscim: %d %s: %s", e.status, e.scimType, e.detail)
+}
+
+var (
+	errUnauthorized = &apiError{status: http.StatusUnauthorized,
+		detail: "A valid SCIM API key is required: send it as Authorization: Bearer <key>."}
+	errInternal = scimerrors.ScimError{Status: http.StatusInternalServerError,
+		Detail: "The server could not complete the request; try again later."}
+)
+
+func badRequest(t scimerrors.ScimType, format string, args ...any) *apiError {
+	return &apiError{status: http.StatusBadRequest, scimType: t, detail: fmt.Sprintf(format, args...)}
+}
+
+func notFound(id string) *apiError {
+	return &apiError{status: http.StatusNotFound, detail: fmt.Sprintf("Resource %q not found.", id)}
+}
+
+// scimError is the one place that turns any error into the SCIM error a client sees. It
+// returns a plain ScimError value, which is the only form the wrapped library passes through
+// without leaking err.Error(). Internal causes are logged, never shown.
+func (s *Server) scimError(err error) scimerrors.ScimError {
+	var ae *apiError
+	var se scimerrors.ScimError
+	var sp *scimerrors.ScimError
+	switch {
+	case errors.As(err, &ae):
+		return scimerrors.ScimError{Status: ae.status, ScimType: ae.scimType, Detail: ae.detail}
+	case errors.As(err, &se):
+		return se
+	case errors.As(err, &sp) && sp != nil:
+		return *sp
+	case errors.Is(err, store.ErrNotFound):
+		return scimerrors.ScimError{Status: http.StatusNotFound, Detail: "Resource not found."}
+	case errors.Is(err, store.ErrConflict):
+		return scimerrors.ScimError{Status: http.StatusConflict, ScimType: scimerrors.ScimTypeUniqueness,
+			Detail: "A resource with a unique value of this request already exists in the team."}
+	case errors.Is(err, context.Canceled):
+		s.log.Debug("teamscim: request cancelled", "error", err)
+		return errInternal
+	default:
+		s.log.Error("teamscim: internal error", "error", err)
+		return errInternal
+	}
+}
+
+// writeError writes a SCIM error response.
+func writeError(w http.ResponseWriter, e scimerrors.ScimError) {
+	body, err := json.Marshal(e)
+	if err != nil {
+		body = []byte(`{"schemas":["urn:ietf:params:scim:api:messages:2.0:Error"],"status":"500"}`)
+		e.Status = http.StatusInternalServerError
+	}
+	writeJSON(w, e.Status, body)
+}
+
+func writeJSON(w http.ResponseWriter, status int, body []byte) {
+	w.Header().Set("Content-Type", "application/scim+json")
+	w.WriteHeader(status)
+	_, _ = w.Write(body)
+}
+
+// responseWriter records the status for logging and panic recovery.
+type responseWriter struct {
+	http.ResponseWriter
+	status      int
+	wroteHeader bool
+}
+
+func (w *responseWriter) WriteHeader(code int) {
+	if !w.wroteHeader {
+		w.status, w.wroteHeader = code, true
+	}
+	w.ResponseWriter.WriteHeader(code)
+}
+
+func (w *responseWriter) Write(b []byte) (int, error) {
+	if !w.wroteHeader {
+		w.WriteHeader(http.StatusOK)
+	}
+	return w.ResponseWriter.Write(b)
+}
+
+// elimityLogger adapts slog to the wrapped library's logger. It logs only the message and
+// error values: the library passes whole resources as key/value pairs, which stay out of logs.
+type elimityLogger struct{ log *slog.Logger }
+
+func (l elimityLogger) Error(args ...interface{}) {
+	msg := "elimity"
+	if len(args) > 0 {
+		msg = fmt.Sprint(args[0])
+	}
+	var attrs []any
+	for i := 1; i+1 < len(args); i += 2 {
+		if k, ok := args[i].(string); ok && k == "error" {
+			attrs = append(attrs, "error", fmt.Sprint(args[i+1]))
+		}
+	}
+	l.log.Error("teamscim: "+msg, attrs...)
+}
