@@ -184,8 +184,7 @@ func renderCommon(m map[string]any, id, resourceType, schemaURN, location string
 // indexes; active eq and no filter page in the store; anything else scans the team.
 func queryUsers(ctx context.Context, tx store.Tx, expr filter.Expression, offset, limit int) ([]store.User, int, error) {
 	if expr == nil {
-		pg, err := tx.ListUsers(ctx, store.UserFilter{}, store.ListOptions{Offset: offset, Limit: limitOrNone(limit)})
-		return pg.Items, pg.Total, err
+		return listUsers(ctx, tx, store.UserFilter{}, offset, limit)
 	}
 	if cands, ok, err := indexedCandidates(ctx, tx, expr); ok || err != nil {
 		var match []store.User
@@ -197,8 +196,7 @@ func queryUsers(ctx context.Context, tx store.Tx, expr filter.Expression, offset
 		return pageOf(match, offset, limit), len(match), err
 	}
 	if b, ok := activeEq(expr); ok {
-		pg, err := tx.ListUsers(ctx, store.UserFilter{Active: &b}, store.ListOptions{Offset: offset, Limit: limitOrNone(limit)})
-		return pg.Items, pg.Total, err
+		return listUsers(ctx, tx, store.UserFilter{Active: &b}, offset, limit)
 	}
 	var page []store.User
 	total := 0
@@ -222,11 +220,15 @@ func queryUsers(ctx context.Context, tx store.Tx, expr filter.Expression, offset
 	}
 }
 
-func limitOrNone(limit int) int {
+// listUsers pages the users matching f in the store. count=0 asks only for the total (the
+// store reads Limit <= 0 as "no limit", so it is asked for one item, which is dropped).
+func listUsers(ctx context.Context, tx store.Tx, f store.UserFilter, offset, limit int) ([]store.User, int, error) {
 	if limit == 0 {
-		return -1 // store: Limit <= 0 is "no limit"; count=0 asks for none
+		pg, err := tx.ListUsers(ctx, f, store.ListOptions{Offset: offset, Limit: 1})
+		return nil, pg.Total, err
 	}
-	return limit
+	pg, err := tx.ListUsers(ctx, f, store.ListOptions{Offset: offset, Limit: limit})
+	return pg.Items, pg.Total, err
 }
 
 func pageOf(us []store.User, offset, limit int) []store.User {
@@ -323,8 +325,11 @@ func parseFilter(raw string) (filter.Expression, error) {
 	if e, ok := parseSimpleEq(raw); ok {
 		return e, nil
 	}
-	if m := valuePathSub.FindStringSubmatch(raw); m != nil && !strings.ContainsAny(m[2], "[]") {
-		raw = m[1] + "[(" + m[2] + ") and " + m[3] + " " + m[4] + " " + m[5] + "]"
+	// The parser takes no parentheses inside brackets, so only an and-only inner filter is
+	// rewritten; anything else stays invalid.
+	if m := valuePathSub.FindStringSubmatch(raw); m != nil && !strings.ContainsAny(m[2], "[]()") &&
+		!strings.Contains(strings.ToLower(m[2]), " or ") {
+		raw = m[1] + "[" + m[2] + " and " + m[3] + " " + m[4] + " " + m[5] + "]"
 	}
 	expr, err := filter.ParseFilter([]byte(raw))
 	if err != nil || expr == nil {
