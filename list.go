@@ -118,13 +118,13 @@ func (s *Server) serveList(w http.ResponseWriter, r *http.Request, rq *request, 
 		writeError(w, s.scimError(err))
 		return
 	}
-	var users []store.User
+	var resources []map[string]any
 	var total int
-	err = s.store.View(r.Context(), rq.teamID, func(ctx context.Context, tx store.Tx) error {
-		var err error
-		users, total, err = queryUsers(ctx, tx, expr, p.startIndex-1, p.count)
-		return err
-	})
+	if rt.resource == "Groups" {
+		resources, total, err = s.listGroups(r.Context(), rq, expr, p)
+	} else {
+		resources, total, err = s.listUsers(r.Context(), rq, expr, p)
+	}
 	if err != nil {
 		writeError(w, s.scimError(err))
 		return
@@ -132,16 +132,9 @@ func (s *Server) serveList(w http.ResponseWriter, r *http.Request, rq *request, 
 	resp := listResponse{
 		Schemas:      []string{listResponseSchema},
 		TotalResults: total,
-		ItemsPerPage: len(users),
+		ItemsPerPage: len(resources),
 		StartIndex:   p.startIndex,
-		Resources:    make([]map[string]any, len(users)),
-	}
-	for i, u := range users {
-		m := userAttributes(u)
-		renderCommon(m, u.ID, "User", schema.UserSchema, rq.baseURL+"/Users/"+url.PathEscape(u.ID),
-			metaOf(u.Created, u.LastModified, u.Version))
-		project(m, p.attributes, p.excluded)
-		resp.Resources[i] = m
+		Resources:    resources,
 	}
 	body, err := json.Marshal(resp)
 	if err != nil {
@@ -149,6 +142,97 @@ func (s *Server) serveList(w http.ResponseWriter, r *http.Request, rq *request, 
 		return
 	}
 	writeJSON(w, http.StatusOK, body)
+}
+
+// listUsers renders one page of users.
+func (s *Server) listUsers(ctx context.Context, rq *request, expr filter.Expression, p listParams) ([]map[string]any, int, error) {
+	var users []store.User
+	var total int
+	err := s.store.View(ctx, rq.teamID, func(ctx context.Context, tx store.Tx) error {
+		var err error
+		users, total, err = queryUsers(ctx, tx, expr, p.startIndex-1, p.count)
+		return err
+	})
+	if err != nil {
+		return nil, 0, err
+	}
+	out := make([]map[string]any, len(users))
+	for i, u := range users {
+		m := userAttributes(u)
+		renderCommon(m, u.ID, "User", schema.UserSchema, rq.baseURL+"/Users/"+url.PathEscape(u.ID),
+			metaOf(u.Created, u.LastModified, u.Version))
+		project(m, p.attributes, p.excluded)
+		out[i] = m
+	}
+	return out, total, nil
+}
+
+// listGroups renders one page of groups, with members unless the projection leaves them out.
+func (s *Server) listGroups(ctx context.Context, rq *request, expr filter.Expression, p listParams) ([]map[string]any, int, error) {
+	var groups []store.Group
+	var total int
+	err := s.store.View(ctx, rq.teamID, func(ctx context.Context, tx store.Tx) error {
+		var err error
+		groups, total, err = queryGroups(ctx, tx, expr, p.startIndex-1, p.count)
+		return err
+	})
+	if err != nil {
+		return nil, 0, err
+	}
+	withMembers := wantsMembers(p.attributes, p.excluded)
+	out := make([]map[string]any, len(groups))
+	for i, g := range groups {
+		m, err := s.groupAttributes(ctx, rq, g, withMembers)
+		if err != nil {
+			return nil, 0, err
+		}
+		renderCommon(m, g.ID, "Group", schema.GroupSchema, rq.baseURL+"/Groups/"+url.PathEscape(g.ID),
+			metaOf(g.Created, g.LastModified, g.Version))
+		project(m, p.attributes, p.excluded)
+		out[i] = m
+	}
+	return out, total, nil
+}
+
+// queryGroups returns one page of the groups that match expr, and how many match.
+// displayName eq and id eq are answered from indexes; anything else scans the team's groups.
+func queryGroups(ctx context.Context, tx store.Tx, expr filter.Expression, offset, limit int) ([]store.Group, int, error) {
+	list := func(o store.ListOptions) (store.Page[store.Group], error) { return tx.ListGroups(ctx, o) }
+	if expr == nil {
+		return pageStore(list, offset, limit)
+	}
+	if e, ok := expr.(*filter.AttributeExpression); ok && e.Operator == filter.EQ && e.AttributePath.SubAttribute == nil {
+		if v, ok := e.CompareValue.(string); ok {
+			var g store.Group
+			var err error
+			found := true
+			switch strings.ToLower(e.AttributePath.AttributeName) {
+			case "displayname":
+				g, err = tx.GetGroupByDisplayName(ctx, v)
+			case "id":
+				g, err = tx.GetGroup(ctx, v)
+			default:
+				found = false
+			}
+			if found {
+				if errors.Is(err, store.ErrNotFound) {
+					return []store.Group{}, 0, nil
+				}
+				if err != nil {
+					return nil, 0, err
+				}
+				return pageOf([]store.Group{g}, offset, limit), 1, nil
+			}
+		}
+	}
+	return scan(list, func(g store.Group) bool { return matches(expr, groupDocument(g)) }, offset, limit)
+}
+
+// groupDocument is the attribute tree a group filter is evaluated against (members are not
+// part of it).
+func groupDocument(g store.Group) map[string]any {
+	return map[string]any{"id": g.ID, "displayName": g.DisplayName, "externalId": g.ExternalID,
+		"meta": map[string]any{"resourceType": "Group", "created": g.Created, "lastModified": g.LastModified}}
 }
 
 // listResponse is RFC 7644 §3.4.2's ListResponse, with itemsPerPage the number of resources
@@ -183,8 +267,11 @@ func renderCommon(m map[string]any, id, resourceType, schemaURN, location string
 // Equality on userName, externalId or id (alone or in an "and") is answered from the store's
 // indexes; active eq and no filter page in the store; anything else scans the team.
 func queryUsers(ctx context.Context, tx store.Tx, expr filter.Expression, offset, limit int) ([]store.User, int, error) {
+	listBy := func(f store.UserFilter) func(store.ListOptions) (store.Page[store.User], error) {
+		return func(o store.ListOptions) (store.Page[store.User], error) { return tx.ListUsers(ctx, f, o) }
+	}
 	if expr == nil {
-		return listUsers(ctx, tx, store.UserFilter{}, offset, limit)
+		return pageStore(listBy(store.UserFilter{}), offset, limit)
 	}
 	if cands, ok, err := indexedCandidates(ctx, tx, expr); ok || err != nil {
 		var match []store.User
@@ -196,21 +283,37 @@ func queryUsers(ctx context.Context, tx store.Tx, expr filter.Expression, offset
 		return pageOf(match, offset, limit), len(match), err
 	}
 	if b, ok := activeEq(expr); ok {
-		return listUsers(ctx, tx, store.UserFilter{Active: &b}, offset, limit)
+		return pageStore(listBy(store.UserFilter{Active: &b}), offset, limit)
 	}
-	var page []store.User
+	return scan(listBy(store.UserFilter{}), func(u store.User) bool { return matches(expr, userDocument(u)) }, offset, limit)
+}
+
+// pageStore asks the store for one page. count=0 asks only for the total (the store reads
+// Limit <= 0 as "no limit", so it is asked for one item, which is dropped).
+func pageStore[T any](list func(store.ListOptions) (store.Page[T], error), offset, limit int) ([]T, int, error) {
+	if limit == 0 {
+		pg, err := list(store.ListOptions{Offset: offset, Limit: 1})
+		return []T{}, pg.Total, err
+	}
+	pg, err := list(store.ListOptions{Offset: offset, Limit: limit})
+	return pg.Items, pg.Total, err
+}
+
+// scan walks every item in chunks and returns one page of those that match, and how many do.
+func scan[T any](list func(store.ListOptions) (store.Page[T], error), match func(T) bool, offset, limit int) ([]T, int, error) {
+	page := []T{}
 	total := 0
 	for off := 0; ; off += scanChunk {
-		pg, err := tx.ListUsers(ctx, store.UserFilter{}, store.ListOptions{Offset: off, Limit: scanChunk})
+		pg, err := list(store.ListOptions{Offset: off, Limit: scanChunk})
 		if err != nil {
 			return nil, 0, err
 		}
-		for _, u := range pg.Items {
-			if !matches(expr, userDocument(u)) {
+		for _, it := range pg.Items {
+			if !match(it) {
 				continue
 			}
 			if total >= offset && len(page) < limit {
-				page = append(page, u)
+				page = append(page, it)
 			}
 			total++
 		}
@@ -220,26 +323,15 @@ func queryUsers(ctx context.Context, tx store.Tx, expr filter.Expression, offset
 	}
 }
 
-// listUsers pages the users matching f in the store. count=0 asks only for the total (the
-// store reads Limit <= 0 as "no limit", so it is asked for one item, which is dropped).
-func listUsers(ctx context.Context, tx store.Tx, f store.UserFilter, offset, limit int) ([]store.User, int, error) {
-	if limit == 0 {
-		pg, err := tx.ListUsers(ctx, f, store.ListOptions{Offset: offset, Limit: 1})
-		return nil, pg.Total, err
+func pageOf[T any](items []T, offset, limit int) []T {
+	if offset >= len(items) || limit == 0 {
+		return []T{}
 	}
-	pg, err := tx.ListUsers(ctx, f, store.ListOptions{Offset: offset, Limit: limit})
-	return pg.Items, pg.Total, err
-}
-
-func pageOf(us []store.User, offset, limit int) []store.User {
-	if offset >= len(us) || limit == 0 {
-		return []store.User{}
+	items = items[offset:]
+	if len(items) > limit {
+		items = items[:limit]
 	}
-	us = us[offset:]
-	if len(us) > limit {
-		us = us[:limit]
-	}
-	return us
+	return items
 }
 
 // indexedCandidates finds the users an equality on an indexed attribute allows, if expr has

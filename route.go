@@ -31,6 +31,7 @@ type routed struct {
 // resource paths are case-insensitive.
 var canonicalSegments = map[string]string{
 	"users":                 "Users",
+	"groups":                "Groups",
 	"schemas":               "Schemas",
 	"resourcetypes":         "ResourceTypes",
 	"serviceproviderconfig": "ServiceProviderConfig",
@@ -65,20 +66,24 @@ func route(method, path string) (routed, bool) {
 		return routed{allow: allowed}, true
 	}
 	switch canon {
-	case "Users":
+	case "Users", "Groups":
+		prepare := prepareUser
+		if canon == "Groups" {
+			prepare = prepareGroup
+		}
 		switch {
 		case !hasRest:
 			if method == http.MethodGet {
-				return routed{kind: routeList, path: "/Users", resource: canon}, true
+				return routed{kind: routeList, path: "/" + canon, resource: canon}, true
 			}
-			return only("GET, POST", routed{path: "/Users", resource: canon, prepare: prepareUser})
+			return only("GET, POST", routed{path: "/" + canon, resource: canon, prepare: prepare})
 		case strings.EqualFold(rest, ".search"):
-			return only("POST", routed{kind: routeSearch, path: "/Users/.search", resource: canon})
+			return only("POST", routed{kind: routeSearch, path: "/" + canon + "/.search", resource: canon})
 		default:
-			rt := routed{path: "/Users/" + rest, resource: canon}
+			rt := routed{path: "/" + canon + "/" + rest, resource: canon}
 			switch method {
 			case http.MethodPut:
-				rt.prepare = prepareUser
+				rt.prepare = prepare
 			case http.MethodPatch:
 				rt.prepare = preparePatch
 			}
@@ -142,6 +147,23 @@ func prepareUser(body []byte) ([]byte, *scimerrors.ScimError) {
 					}
 				}
 			}
+		}
+	}
+	return encode(m)
+}
+
+// prepareGroup makes a POST or PUT /Groups body acceptable to the wrapped validator: the
+// core Group URN listed (Entra ID adds Microsoft's own URN), read-only id and meta dropped.
+func prepareGroup(body []byte) ([]byte, *scimerrors.ScimError) {
+	m, err := decodeObject(body)
+	if err != nil {
+		return nil, errNotJSON
+	}
+	ensureSchema(m, schema.GroupSchema)
+	for k := range m {
+		switch strings.ToLower(k) {
+		case "id", "meta":
+			delete(m, k)
 		}
 	}
 	return encode(m)

@@ -170,6 +170,13 @@ func New(cfg Config) (*Server, error) {
 				{Schema: s.enterprise},
 			},
 			Handler: &userHandler{s: s},
+		}, {
+			ID:          optional.NewString("Group"),
+			Name:        "Group",
+			Endpoint:    "/Groups",
+			Description: optional.NewString("Group"),
+			Schema:      clip(schema.CoreGroupSchema()),
+			Handler:     &groupHandler{s: s},
 		}},
 	}
 	if _, err := scim.NewServer(&s.args); err != nil {
