@@ -3,16 +3,22 @@ module github.com/teamscim/teamscim
 go 1.26.8
 
 require (
+	github.com/elimity-com/scim v0.0.0-20260328082225-d5e7ba418946
+	github.com/google/uuid v1.6.0
+	github.com/scim2/filter-parser/v2 v2.2.0
+	github.com/stretchr/testify v1.11.1
+	go.uber.org/mock v0.6.0
+)
+
+require (
+	github.com/davecgh/go-spew v1.1.1 // indirect
 	github.com/di-wu/parser v0.2.2 // indirect
 	github.com/di-wu/xsd-datetime v1.0.0 // indirect
-	github.com/elimity-com/scim v0.0.0-20260328082225-d5e7ba418946 // indirect
-	github.com/google/uuid v1.6.0 // indirect
-	github.com/scim2/filter-parser/v2 v2.2.0 // indirect
-	github.com/stretchr/testify v1.11.1 // indirect
-	go.uber.org/mock v0.6.0 // indirect
+	github.com/pmezard/go-difflib v1.0.0 // indirect
 	golang.org/x/mod v0.27.0 // indirect
 	golang.org/x/sync v0.16.0 // indirect
 	golang.org/x/tools v0.36.0 // indirect
+	gopkg.in/yaml.v3 v3.0.1 // indirect
 )
 
 tool go.uber.org/mock/mockgen

@@ -17,7 +17,7 @@
 //
 // Values passed in and returned are copies: changing a returned User never changes the store.
 // Lists have a stable order (users and groups by ID, members by user ID) so that offset paging
-// visits every record exactly once. Times round-trip at millisecond precision in UTC.
+// visits every record exactly once. Times are truncated to the millisecond and returned in UTC.
 //
 // # Uniqueness
 //

@@ -1,0 +1,1059 @@
+// Package memstore is an in-memory implementation of store.Store, for tests, demos and
+// single-process deployments that can afford to lose their data on restart.
+//
+//	s := memstore.New()
+//	err := s.CreateTeam(ctx, store.Team{ID: "team-1", Name: "Acme"})
+//
+// # Locking
+//
+// A store-level RWMutex guards the map of teams and the store-wide index of API key digests.
+// Each team has its own RWMutex: View holds the team's read lock and Update its write lock for
+// the whole of fn, so Updates of one team are serialised, Views of a team see a consistent
+// snapshot, and different teams never wait for each other. LookupKey reads only the store-wide
+// digest index, so authenticating a request never waits for a team's Update. Lock order is
+// team, then store; nothing holds the store lock while it takes a team lock.
+//
+// # Transactions
+//
+// An Update does not copy the team. It stages its writes in an overlay (users, groups and keys
+// by ID, the team record, membership changes, and the index entries its writes change, with
+// tombstones for entries they remove) that the transaction's own reads consult before the team.
+// If fn returns nil the overlay is applied to the team; otherwise it is dropped. The cost of an
+// Update is therefore proportional to what fn reads and writes, not to the size of the team
+// (the IDs an Update creates are sorted once, when a list needs them or at commit, so an
+// Update creating k users costs O(k log k)). The exceptions are inherent: DeleteGroup costs
+// O(members) at commit, and lists cost what they cost in a View.
+//
+// fn runs exactly once. If fn panics, the panic propagates and nothing is written.
+//
+// # Cost of reads
+//
+// Lookups by ID, folded userName, externalId, displayName and digest are map lookups.
+// CountUsers is O(1) (the team keeps a count per Active/Deleted combination). ListUsers and
+// ListGroups walk the IDs in order (kept in an idList), so a page costs O(offset + limit) plus
+// the users a filter skips. ListMembers sorts the group's member IDs on every call,
+// O(m log m) for m members; GroupsOf sorts the user's group IDs.
+//
+// # Values
+//
+// Every value is copied in and out (slices included). Times are truncated to the millisecond
+// and converted to UTC when written.
+package memstore
+
+import (
+	"cmp"
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/teamscim/teamscim/store"
+)
+
+var _ store.Store = (*Store)(nil)
+
+// Store is an in-memory store.Store. The zero value is not usable; call New.
+// A Store is safe for concurrent use.
+type Store struct {
+	mu    sync.RWMutex
+	teams map[string]*team
+	// keys indexes every committed API key of every team by digest. It holds the key itself,
+	// so that LookupKey needs no team lock.
+	keys map[[32]byte]store.APIKey
+}
+
+// New returns an empty Store.
+func New() *Store {
+	return &Store{
+		teams: make(map[string]*team),
+		keys:  make(map[[32]byte]store.APIKey),
+	}
+}
+
+// team is one team's committed state, guarded by mu.
+type team struct {
+	id string // immutable copy of rec.ID, readable without mu
+	mu sync.RWMutex
+
+	rec  store.Team
+	keys map[string]store.APIKey // by key ID
+
+	users      map[string]store.User // by ID
+	userByName map[string]string     // store.Fold(UserName) → user ID
+	userByExt  map[string]string     // non-empty ExternalID → user ID
+	userIDs    idList
+	userCounts counts
+
+	groups      map[string]store.Group // by ID
+	groupByName map[string]string      // DisplayName → group ID
+	groupIDs    idList
+
+	members  map[string]map[string]struct{} // group ID → member user IDs
+	memberOf map[string]map[string]struct{} // user ID → group IDs
+}
+
+// counts holds the number of users in each [Deleted][Active] combination; all of
+// store.UserFilter's fields select on those two flags, so any filter's count is a sum of cells.
+type counts [2][2]int
+
+func b2i(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+// add adds n to u's cell.
+func (c *counts) add(u store.User, n int) {
+	c[b2i(u.Deleted)][b2i(u.Active)] += n
+}
+
+// count returns the number of users f matches, counting c plus delta.
+func (c *counts) count(delta *counts, f store.UserFilter) int {
+	n := 0
+	for d := range 2 {
+		for a := range 2 {
+			if f.Matches(store.User{Deleted: d == 1, Active: a == 1}) {
+				n += c[d][a] + delta[d][a]
+			}
+		}
+	}
+	return n
+}
+
+// Errors that are not store sentinels.
+var (
+	errReadOnly = errors.New("memstore: write in a read-only transaction")
+	errClosed   = errors.New("memstore: transaction used after its function returned")
+	errNilFunc  = errors.New("memstore: nil transaction function")
+	errNilCtx   = errors.New("memstore: nil context")
+)
+
+func ctxErr(ctx context.Context) error {
+	if ctx == nil {
+		return errNilCtx
+	}
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("memstore: %w", err)
+	}
+	return nil
+}
+
+// ms normalises a time as the store keeps it: truncated to the millisecond, in UTC.
+func ms(t time.Time) time.Time { return t.Truncate(time.Millisecond).UTC() }
+
+func copyTeam(t store.Team) store.Team {
+	t.SSOMethods = slices.Clone(t.SSOMethods)
+	return t
+}
+
+func normTeam(t store.Team) store.Team {
+	t = copyTeam(t)
+	t.Created = ms(t.Created)
+	return t
+}
+
+func copyUser(u store.User) store.User {
+	u.Roles = slices.Clone(u.Roles)
+	return u
+}
+
+func normUser(u store.User) store.User {
+	u = copyUser(u)
+	u.Created = ms(u.Created)
+	u.LastModified = ms(u.LastModified)
+	return u
+}
+
+func normGroup(g store.Group) store.Group {
+	g.Created = ms(g.Created)
+	g.LastModified = ms(g.LastModified)
+	return g
+}
+
+func normKey(k store.APIKey) store.APIKey {
+	k.Created = ms(k.Created)
+	k.LastUsed = ms(k.LastUsed)
+	k.Expires = ms(k.Expires)
+	return k
+}
+
+// CreateTeam implements store.Store.
+func (s *Store) CreateTeam(ctx context.Context, t store.Team) error {
+	if err := ctxErr(ctx); err != nil {
+		return err
+	}
+	if t.ID == "" {
+		return errors.New("memstore: team has no ID")
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if _, ok := s.teams[t.ID]; ok {
+		return fmt.Errorf("memstore: team %q: %w", t.ID, store.ErrConflict)
+	}
+	s.teams[t.ID] = &team{
+		id:          t.ID,
+		rec:         normTeam(t),
+		keys:        make(map[string]store.APIKey),
+		users:       make(map[string]store.User),
+		userByName:  make(map[string]string),
+		userByExt:   make(map[string]string),
+		groups:      make(map[string]store.Group),
+		groupByName: make(map[string]string),
+		members:     make(map[string]map[string]struct{}),
+		memberOf:    make(map[string]map[string]struct{}),
+	}
+	return nil
+}
+
+// LookupKey implements store.Store.
+func (s *Store) LookupKey(ctx context.Context, digest [32]byte) (store.APIKey, error) {
+	if err := ctxErr(ctx); err != nil {
+		return store.APIKey{}, err
+	}
+	s.mu.RLock()
+	k, ok := s.keys[digest]
+	s.mu.RUnlock()
+	if !ok {
+		return store.APIKey{}, fmt.Errorf("memstore: key digest: %w", store.ErrNotFound)
+	}
+	return k, nil
+}
+
+func (s *Store) team(teamID string) (*team, error) {
+	s.mu.RLock()
+	t, ok := s.teams[teamID]
+	s.mu.RUnlock()
+	if !ok {
+		return nil, fmt.Errorf("memstore: team %q: %w", teamID, store.ErrNotFound)
+	}
+	return t, nil
+}
+
+// View implements store.Store. fn runs under the team's read lock.
+func (s *Store) View(ctx context.Context, teamID string, fn func(ctx context.Context, tx store.Tx) error) error {
+	if err := ctxErr(ctx); err != nil {
+		return err
+	}
+	if fn == nil {
+		return errNilFunc
+	}
+	t, err := s.team(teamID)
+	if err != nil {
+		return err
+	}
+	t.mu.RLock()
+	defer t.mu.RUnlock()
+	if err := ctxErr(ctx); err != nil { // cancelled while waiting for the lock
+		return err
+	}
+	x := &tx{s: s, t: t}
+	defer x.closed.Store(true)
+	return fn(ctx, x)
+}
+
+// Update implements store.Store. fn runs once, under the team's write lock; its writes are
+// applied if it returns nil and the context is still live.
+func (s *Store) Update(ctx context.Context, teamID string, fn func(ctx context.Context, tx store.Tx) error) error {
+	if err := ctxErr(ctx); err != nil {
+		return err
+	}
+	if fn == nil {
+		return errNilFunc
+	}
+	t, err := s.team(teamID)
+	if err != nil {
+		return err
+	}
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if err := ctxErr(ctx); err != nil {
+		return err
+	}
+	x := &tx{
+		s:           s,
+		t:           t,
+		write:       true,
+		users:       make(map[string]store.User),
+		userByName:  make(map[string]string),
+		userByExt:   make(map[string]string),
+		groups:      make(map[string]*store.Group),
+		groupByName: make(map[string]string),
+		members:     make(map[string]*memberDelta),
+		keys:        make(map[string]*store.APIKey),
+		digests:     make(map[[32]byte]string),
+	}
+	err = func() error {
+		defer x.closed.Store(true)
+		return fn(ctx, x)
+	}()
+	if err != nil {
+		return err
+	}
+	if err := ctxErr(ctx); err != nil {
+		return err
+	}
+	return x.commit()
+}
+
+// tx is a transaction on one team. In a View its overlay maps are nil, so that reads go
+// straight to the team. In an Update, an entry in an overlay map replaces the team's entry
+// for the same key; an empty ID in an index overlay, or a nil record, is a tombstone.
+//
+// A tx is not safe for concurrent use by several goroutines within fn (a View's tx is, as
+// it only reads).
+type tx struct {
+	s      *Store
+	t      *team
+	write  bool
+	closed atomic.Bool
+
+	rec *store.Team // the team record, if updated
+
+	users      map[string]store.User // created or updated users (users are never removed)
+	newUserIDs idSet                 // IDs of created users
+	userByName map[string]string
+	userByExt  map[string]string
+	userDelta  counts
+
+	groups      map[string]*store.Group
+	newGroupIDs idSet // IDs of groups created here that the team does not have (some may be deleted again)
+	groupByName map[string]string
+
+	members map[string]*memberDelta // by group ID
+
+	keys    map[string]*store.APIKey
+	digests map[[32]byte]string // digest → key ID of this team
+}
+
+// memberDelta is a transaction's change to one group's memberships.
+type memberDelta struct {
+	// cleared discards the group's committed memberships (the group was deleted).
+	cleared bool
+	// set records, by user ID, whether the user is a member after the transaction.
+	set map[string]bool
+}
+
+var _ store.Tx = (*tx)(nil)
+
+// check returns the error a method must return before doing anything, if any.
+func (x *tx) check(ctx context.Context, write bool) error {
+	if x.closed.Load() {
+		return errClosed
+	}
+	if write && !x.write {
+		return errReadOnly
+	}
+	return ctxErr(ctx)
+}
+
+// ---- reads through the overlay ----
+
+func (x *tx) team() store.Team {
+	if x.rec != nil {
+		return *x.rec
+	}
+	return x.t.rec
+}
+
+func (x *tx) user(id string) (store.User, bool) {
+	if u, ok := x.users[id]; ok {
+		return u, true
+	}
+	u, ok := x.t.users[id]
+	return u, ok
+}
+
+func lookupIndex(overlay, live map[string]string, k string) (string, bool) {
+	if id, ok := overlay[k]; ok {
+		return id, id != ""
+	}
+	id, ok := live[k]
+	return id, ok
+}
+
+func (x *tx) group(id string) (store.Group, bool) {
+	if g, ok := x.groups[id]; ok {
+		if g == nil {
+			return store.Group{}, false
+		}
+		return *g, true
+	}
+	g, ok := x.t.groups[id]
+	return g, ok
+}
+
+func (x *tx) key(id string) (store.APIKey, bool) {
+	if k, ok := x.keys[id]; ok {
+		if k == nil {
+			return store.APIKey{}, false
+		}
+		return *k, true
+	}
+	k, ok := x.t.keys[id]
+	return k, ok
+}
+
+func (x *tx) isMember(groupID, userID string) bool {
+	if d := x.members[groupID]; d != nil {
+		if v, ok := d.set[userID]; ok {
+			return v
+		}
+		if d.cleared {
+			return false
+		}
+	}
+	_, ok := x.t.members[groupID][userID]
+	return ok
+}
+
+// delta returns the group's membership delta, creating it.
+func (x *tx) delta(groupID string) *memberDelta {
+	d := x.members[groupID]
+	if d == nil {
+		d = &memberDelta{set: make(map[string]bool)}
+		x.members[groupID] = d
+	}
+	return d
+}
+
+// ---- team ----
+
+// Team implements store.Tx.
+func (x *tx) Team(ctx context.Context) (store.Team, error) {
+	if err := x.check(ctx, false); err != nil {
+		return store.Team{}, err
+	}
+	return copyTeam(x.team()), nil
+}
+
+// UpdateTeam implements store.Tx. t.ID must be the team's ID.
+func (x *tx) UpdateTeam(ctx context.Context, t store.Team) error {
+	if err := x.check(ctx, true); err != nil {
+		return err
+	}
+	if t.ID != x.t.id {
+		return fmt.Errorf("memstore: team %q: cannot change the ID to %q", x.t.id, t.ID)
+	}
+	t = normTeam(t)
+	x.rec = &t
+	return nil
+}
+
+// ---- keys ----
+
+// CreateKey implements store.Tx. k.TeamID must be the team's ID.
+func (x *tx) CreateKey(ctx context.Context, k store.APIKey) error {
+	if err := x.check(ctx, true); err != nil {
+		return err
+	}
+	if k.ID == "" {
+		return errors.New("memstore: key has no ID")
+	}
+	if k.TeamID != x.t.id {
+		return fmt.Errorf("memstore: key %q: team ID %q is not the transaction's team %q", k.ID, k.TeamID, x.t.id)
+	}
+	if _, ok := x.key(k.ID); ok {
+		return fmt.Errorf("memstore: key %q: %w", k.ID, store.ErrConflict)
+	}
+	if id, ok := x.digests[k.Digest]; ok {
+		if id != "" {
+			return fmt.Errorf("memstore: key %q: digest: %w", k.ID, store.ErrConflict)
+		}
+		// Freed by a DeleteKey of this transaction; the store-wide index still holds
+		// the deleted key until commit.
+	} else {
+		x.s.mu.RLock()
+		_, taken := x.s.keys[k.Digest]
+		x.s.mu.RUnlock()
+		if taken {
+			return fmt.Errorf("memstore: key %q: digest: %w", k.ID, store.ErrConflict)
+		}
+	}
+	k = normKey(k)
+	x.keys[k.ID] = &k
+	x.digests[k.Digest] = k.ID
+	return nil
+}
+
+// GetKey implements store.Tx.
+func (x *tx) GetKey(ctx context.Context, id string) (store.APIKey, error) {
+	if err := x.check(ctx, false); err != nil {
+		return store.APIKey{}, err
+	}
+	k, ok := x.key(id)
+	if !ok {
+		return store.APIKey{}, fmt.Errorf("memstore: key %q: %w", id, store.ErrNotFound)
+	}
+	return k, nil
+}
+
+// UpdateKey implements store.Tx. It copies k's Name, Status, LastUsed and Expires onto the
+// stored key and ignores k's other fields.
+func (x *tx) UpdateKey(ctx context.Context, k store.APIKey) error {
+	if err := x.check(ctx, true); err != nil {
+		return err
+	}
+	old, ok := x.key(k.ID)
+	if !ok {
+		return fmt.Errorf("memstore: key %q: %w", k.ID, store.ErrNotFound)
+	}
+	old.Name = k.Name
+	old.Status = k.Status
+	old.LastUsed = ms(k.LastUsed)
+	old.Expires = ms(k.Expires)
+	x.keys[k.ID] = &old
+	return nil
+}
+
+// DeleteKey implements store.Tx.
+func (x *tx) DeleteKey(ctx context.Context, id string) error {
+	if err := x.check(ctx, true); err != nil {
+		return err
+	}
+	old, ok := x.key(id)
+	if !ok {
+		return fmt.Errorf("memstore: key %q: %w", id, store.ErrNotFound)
+	}
+	x.keys[id] = nil
+	x.digests[old.Digest] = ""
+	return nil
+}
+
+// ListKeys implements store.Tx.
+func (x *tx) ListKeys(ctx context.Context) ([]store.APIKey, error) {
+	if err := x.check(ctx, false); err != nil {
+		return nil, err
+	}
+	out := make([]store.APIKey, 0, len(x.t.keys)+len(x.keys))
+	for id, k := range x.t.keys {
+		if _, ok := x.keys[id]; !ok {
+			out = append(out, k)
+		}
+	}
+	for _, k := range x.keys {
+		if k != nil {
+			out = append(out, *k)
+		}
+	}
+	slices.SortFunc(out, func(a, b store.APIKey) int { return cmp.Compare(a.ID, b.ID) })
+	return out, nil
+}
+
+// ---- users ----
+
+// CreateUser implements store.Tx.
+func (x *tx) CreateUser(ctx context.Context, u store.User) error {
+	if err := x.check(ctx, true); err != nil {
+		return err
+	}
+	if u.ID == "" {
+		return errors.New("memstore: user has no ID")
+	}
+	if _, ok := x.user(u.ID); ok {
+		return fmt.Errorf("memstore: user %q: %w", u.ID, store.ErrConflict)
+	}
+	folded := store.Fold(u.UserName)
+	if _, ok := lookupIndex(x.userByName, x.t.userByName, folded); ok {
+		return fmt.Errorf("memstore: user %q: userName %q: %w", u.ID, u.UserName, store.ErrConflict)
+	}
+	if u.ExternalID != "" {
+		if _, ok := lookupIndex(x.userByExt, x.t.userByExt, u.ExternalID); ok {
+			return fmt.Errorf("memstore: user %q: externalId %q: %w", u.ID, u.ExternalID, store.ErrConflict)
+		}
+	}
+	u = normUser(u)
+	x.users[u.ID] = u
+	x.newUserIDs.add(u.ID)
+	x.userByName[folded] = u.ID
+	if u.ExternalID != "" {
+		x.userByExt[u.ExternalID] = u.ID
+	}
+	x.userDelta.add(u, 1)
+	return nil
+}
+
+// GetUser implements store.Tx.
+func (x *tx) GetUser(ctx context.Context, id string) (store.User, error) {
+	if err := x.check(ctx, false); err != nil {
+		return store.User{}, err
+	}
+	u, ok := x.user(id)
+	if !ok {
+		return store.User{}, fmt.Errorf("memstore: user %q: %w", id, store.ErrNotFound)
+	}
+	return copyUser(u), nil
+}
+
+// GetUserByUserName implements store.Tx.
+func (x *tx) GetUserByUserName(ctx context.Context, userName string) (store.User, error) {
+	if err := x.check(ctx, false); err != nil {
+		return store.User{}, err
+	}
+	if id, ok := lookupIndex(x.userByName, x.t.userByName, store.Fold(userName)); ok {
+		if u, ok := x.user(id); ok {
+			return copyUser(u), nil
+		}
+	}
+	return store.User{}, fmt.Errorf("memstore: userName %q: %w", userName, store.ErrNotFound)
+}
+
+// GetUserByExternalID implements store.Tx.
+func (x *tx) GetUserByExternalID(ctx context.Context, externalID string) (store.User, error) {
+	if err := x.check(ctx, false); err != nil {
+		return store.User{}, err
+	}
+	if externalID != "" {
+		if id, ok := lookupIndex(x.userByExt, x.t.userByExt, externalID); ok {
+			if u, ok := x.user(id); ok {
+				return copyUser(u), nil
+			}
+		}
+	}
+	return store.User{}, fmt.Errorf("memstore: externalId %q: %w", externalID, store.ErrNotFound)
+}
+
+// UpdateUser implements store.Tx.
+func (x *tx) UpdateUser(ctx context.Context, u store.User) error {
+	if err := x.check(ctx, true); err != nil {
+		return err
+	}
+	old, ok := x.user(u.ID)
+	if !ok {
+		return fmt.Errorf("memstore: user %q: %w", u.ID, store.ErrNotFound)
+	}
+	folded, oldFolded := store.Fold(u.UserName), store.Fold(old.UserName)
+	if owner, ok := lookupIndex(x.userByName, x.t.userByName, folded); ok && owner != u.ID {
+		return fmt.Errorf("memstore: user %q: userName %q: %w", u.ID, u.UserName, store.ErrConflict)
+	}
+	if u.ExternalID != "" {
+		if owner, ok := lookupIndex(x.userByExt, x.t.userByExt, u.ExternalID); ok && owner != u.ID {
+			return fmt.Errorf("memstore: user %q: externalId %q: %w", u.ID, u.ExternalID, store.ErrConflict)
+		}
+	}
+	u = normUser(u)
+	if folded != oldFolded {
+		x.userByName[oldFolded] = ""
+		x.userByName[folded] = u.ID
+	}
+	if u.ExternalID != old.ExternalID {
+		if old.ExternalID != "" {
+			x.userByExt[old.ExternalID] = ""
+		}
+		if u.ExternalID != "" {
+			x.userByExt[u.ExternalID] = u.ID
+		}
+	}
+	x.userDelta.add(old, -1)
+	x.userDelta.add(u, 1)
+	x.users[u.ID] = u
+	return nil
+}
+
+// ListUsers implements store.Tx. It walks the users in ID order from the first, so a page
+// costs O(offset + limit) plus the users f skips; the total comes from the counts.
+func (x *tx) ListUsers(ctx context.Context, f store.UserFilter, o store.ListOptions) (store.Page[store.User], error) {
+	if err := x.check(ctx, false); err != nil {
+		return store.Page[store.User]{}, err
+	}
+	total := x.t.userCounts.count(&x.userDelta, f)
+	skip := max(o.Offset, 0)
+	want := total - skip // matches left after the offset
+	if o.Limit > 0 {
+		want = min(want, o.Limit)
+	}
+	if want <= 0 {
+		return store.Page[store.User]{Items: []store.User{}, Total: total}, nil
+	}
+	items := make([]store.User, 0, want)
+	for id := range ascend(&x.t.userIDs, x.newUserIDs.sorted()) {
+		u, _ := x.user(id)
+		if !f.Matches(u) {
+			continue
+		}
+		if skip > 0 {
+			skip--
+			continue
+		}
+		items = append(items, copyUser(u))
+		if len(items) == want {
+			break
+		}
+	}
+	return store.Page[store.User]{Items: items, Total: total}, nil
+}
+
+// CountUsers implements store.Tx in O(1).
+func (x *tx) CountUsers(ctx context.Context, f store.UserFilter) (int, error) {
+	if err := x.check(ctx, false); err != nil {
+		return 0, err
+	}
+	return x.t.userCounts.count(&x.userDelta, f), nil
+}
+
+// ---- groups ----
+
+// CreateGroup implements store.Tx.
+func (x *tx) CreateGroup(ctx context.Context, g store.Group) error {
+	if err := x.check(ctx, true); err != nil {
+		return err
+	}
+	if g.ID == "" {
+		return errors.New("memstore: group has no ID")
+	}
+	if _, ok := x.group(g.ID); ok {
+		return fmt.Errorf("memstore: group %q: %w", g.ID, store.ErrConflict)
+	}
+	if _, ok := lookupIndex(x.groupByName, x.t.groupByName, g.DisplayName); ok {
+		return fmt.Errorf("memstore: group %q: displayName %q: %w", g.ID, g.DisplayName, store.ErrConflict)
+	}
+	_, live := x.t.groups[g.ID]
+	if _, seen := x.groups[g.ID]; !live && !seen {
+		x.newGroupIDs.add(g.ID)
+	}
+	g = normGroup(g)
+	x.groups[g.ID] = &g
+	x.groupByName[g.DisplayName] = g.ID
+	return nil
+}
+
+// GetGroup implements store.Tx.
+func (x *tx) GetGroup(ctx context.Context, id string) (store.Group, error) {
+	if err := x.check(ctx, false); err != nil {
+		return store.Group{}, err
+	}
+	g, ok := x.group(id)
+	if !ok {
+		return store.Group{}, fmt.Errorf("memstore: group %q: %w", id, store.ErrNotFound)
+	}
+	return g, nil
+}
+
+// GetGroupByDisplayName implements store.Tx.
+func (x *tx) GetGroupByDisplayName(ctx context.Context, displayName string) (store.Group, error) {
+	if err := x.check(ctx, false); err != nil {
+		return store.Group{}, err
+	}
+	if id, ok := lookupIndex(x.groupByName, x.t.groupByName, displayName); ok {
+		if g, ok := x.group(id); ok {
+			return g, nil
+		}
+	}
+	return store.Group{}, fmt.Errorf("memstore: group displayName %q: %w", displayName, store.ErrNotFound)
+}
+
+// UpdateGroup implements store.Tx.
+func (x *tx) UpdateGroup(ctx context.Context, g store.Group) error {
+	if err := x.check(ctx, true); err != nil {
+		return err
+	}
+	old, ok := x.group(g.ID)
+	if !ok {
+		return fmt.Errorf("memstore: group %q: %w", g.ID, store.ErrNotFound)
+	}
+	if owner, ok := lookupIndex(x.groupByName, x.t.groupByName, g.DisplayName); ok && owner != g.ID {
+		return fmt.Errorf("memstore: group %q: displayName %q: %w", g.ID, g.DisplayName, store.ErrConflict)
+	}
+	g = normGroup(g)
+	if g.DisplayName != old.DisplayName {
+		x.groupByName[old.DisplayName] = ""
+		x.groupByName[g.DisplayName] = g.ID
+	}
+	x.groups[g.ID] = &g
+	return nil
+}
+
+// DeleteGroup implements store.Tx. It costs O(1) here and O(members) at commit.
+func (x *tx) DeleteGroup(ctx context.Context, id string) error {
+	if err := x.check(ctx, true); err != nil {
+		return err
+	}
+	old, ok := x.group(id)
+	if !ok {
+		return fmt.Errorf("memstore: group %q: %w", id, store.ErrNotFound)
+	}
+	x.groups[id] = nil // ListGroups skips it; it may stay in newGroupIDs
+	x.groupByName[old.DisplayName] = ""
+	x.members[id] = &memberDelta{cleared: true, set: make(map[string]bool)}
+	return nil
+}
+
+// ListGroups implements store.Tx. A page costs O(offset + limit).
+func (x *tx) ListGroups(ctx context.Context, o store.ListOptions) (store.Page[store.Group], error) {
+	if err := x.check(ctx, false); err != nil {
+		return store.Page[store.Group]{}, err
+	}
+	total := len(x.t.groups)
+	for id, g := range x.groups {
+		_, live := x.t.groups[id]
+		switch {
+		case g != nil && !live:
+			total++
+		case g == nil && live:
+			total--
+		}
+	}
+	skip := max(o.Offset, 0)
+	want := total - skip
+	if o.Limit > 0 {
+		want = min(want, o.Limit)
+	}
+	if want <= 0 {
+		return store.Page[store.Group]{Items: []store.Group{}, Total: total}, nil
+	}
+	items := make([]store.Group, 0, want)
+	for id := range ascend(&x.t.groupIDs, x.newGroupIDs.sorted()) {
+		g, ok := x.group(id)
+		if !ok {
+			continue // deleted in this transaction
+		}
+		if skip > 0 {
+			skip--
+			continue
+		}
+		items = append(items, g)
+		if len(items) == want {
+			break
+		}
+	}
+	return store.Page[store.Group]{Items: items, Total: total}, nil
+}
+
+// ---- members ----
+
+func (x *tx) groupExists(groupID string) error {
+	if _, ok := x.group(groupID); !ok {
+		return fmt.Errorf("memstore: group %q: %w", groupID, store.ErrNotFound)
+	}
+	return nil
+}
+
+// AddMembers implements store.Tx in O(len(userIDs)).
+func (x *tx) AddMembers(ctx context.Context, groupID string, userIDs []string) (int, error) {
+	if err := x.check(ctx, true); err != nil {
+		return 0, err
+	}
+	if err := x.groupExists(groupID); err != nil {
+		return 0, err
+	}
+	added := 0
+	for _, u := range userIDs {
+		if !x.isMember(groupID, u) {
+			x.delta(groupID).set[u] = true
+			added++
+		}
+	}
+	return added, nil
+}
+
+// RemoveMembers implements store.Tx in O(len(userIDs)).
+func (x *tx) RemoveMembers(ctx context.Context, groupID string, userIDs []string) (int, error) {
+	if err := x.check(ctx, true); err != nil {
+		return 0, err
+	}
+	if err := x.groupExists(groupID); err != nil {
+		return 0, err
+	}
+	removed := 0
+	for _, u := range userIDs {
+		if x.isMember(groupID, u) {
+			x.delta(groupID).set[u] = false
+			removed++
+		}
+	}
+	return removed, nil
+}
+
+// ListMembers implements store.Tx. It collects and sorts all of the group's member IDs on
+// every call: O(m log m) for m members, whatever the page.
+func (x *tx) ListMembers(ctx context.Context, groupID string, o store.ListOptions) (store.Page[string], error) {
+	if err := x.check(ctx, false); err != nil {
+		return store.Page[string]{}, err
+	}
+	if err := x.groupExists(groupID); err != nil {
+		return store.Page[string]{}, err
+	}
+	live := x.t.members[groupID]
+	d := x.members[groupID]
+	ids := make([]string, 0, len(live))
+	if d == nil || !d.cleared {
+		for u := range live {
+			if d != nil {
+				if v, ok := d.set[u]; ok && !v {
+					continue
+				}
+			}
+			ids = append(ids, u)
+		}
+	}
+	if d != nil {
+		for u, v := range d.set {
+			if _, isLive := live[u]; v && (d.cleared || !isLive) {
+				ids = append(ids, u)
+			}
+		}
+	}
+	slices.Sort(ids)
+	total := len(ids)
+	lo := min(max(o.Offset, 0), total)
+	hi := total
+	if o.Limit > 0 {
+		hi = min(lo+o.Limit, total)
+	}
+	return store.Page[string]{Items: slices.Clone(ids[lo:hi:hi]), Total: total}, nil
+}
+
+// GroupsOf implements store.Tx.
+func (x *tx) GroupsOf(ctx context.Context, userID string) ([]string, error) {
+	if err := x.check(ctx, false); err != nil {
+		return nil, err
+	}
+	live := x.t.memberOf[userID]
+	out := make([]string, 0, len(live))
+	for g := range live {
+		if x.isMember(g, userID) {
+			out = append(out, g)
+		}
+	}
+	for g, d := range x.members {
+		if _, isLive := live[g]; d.set[userID] && !isLive {
+			out = append(out, g)
+		}
+	}
+	slices.Sort(out)
+	return out, nil
+}
+
+// ---- commit ----
+
+// commit applies the overlay to the team. The caller holds the team's write lock. The only
+// check left to make is that no other team has committed a key with one of the digests this
+// transaction creates since CreateKey looked; it is made before anything is applied.
+func (x *tx) commit() error {
+	t := x.t
+	if len(x.keys) > 0 {
+		if err := x.commitKeys(); err != nil {
+			return err
+		}
+	}
+	if x.rec != nil {
+		t.rec = *x.rec
+	}
+
+	for id, u := range x.users {
+		t.users[id] = u
+	}
+	for _, id := range x.newUserIDs.ids {
+		t.userIDs.Insert(id)
+	}
+	applyIndex(t.userByName, x.userByName)
+	applyIndex(t.userByExt, x.userByExt)
+	for d := range 2 {
+		for a := range 2 {
+			t.userCounts[d][a] += x.userDelta[d][a]
+		}
+	}
+
+	for id, g := range x.groups {
+		if g == nil {
+			if _, ok := t.groups[id]; ok {
+				delete(t.groups, id)
+				t.groupIDs.Remove(id)
+			}
+			continue
+		}
+		t.groups[id] = *g
+		t.groupIDs.Insert(id)
+	}
+	applyIndex(t.groupByName, x.groupByName)
+
+	for g, d := range x.members {
+		if d.cleared {
+			for u := range t.members[g] {
+				unlink(t.memberOf, u, g)
+			}
+			delete(t.members, g)
+		}
+		for u, member := range d.set {
+			if member {
+				link(t.members, g, u)
+				link(t.memberOf, u, g)
+			} else {
+				unlink(t.members, g, u)
+				unlink(t.memberOf, u, g)
+			}
+		}
+	}
+	return nil
+}
+
+// commitKeys applies the key changes to the team and to the store-wide digest index.
+func (x *tx) commitKeys() error {
+	s, t := x.s, x.t
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for d, id := range x.digests {
+		if id == "" {
+			continue
+		}
+		// This team's keys cannot have changed since CreateKey (we hold its lock), so an
+		// entry of this team is one this transaction deletes; another team's is a conflict.
+		if k, ok := s.keys[d]; ok && k.TeamID != t.id {
+			return fmt.Errorf("memstore: key %q: digest: %w", id, store.ErrConflict)
+		}
+	}
+	for id, k := range x.keys {
+		if k != nil {
+			continue
+		}
+		old, ok := t.keys[id]
+		if !ok {
+			continue // created and deleted in this transaction
+		}
+		delete(t.keys, id)
+		if g, ok := s.keys[old.Digest]; ok && g.TeamID == t.id && g.ID == id {
+			delete(s.keys, old.Digest)
+		}
+	}
+	for id, k := range x.keys {
+		if k != nil {
+			t.keys[id] = *k
+			s.keys[k.Digest] = *k
+		}
+	}
+	return nil
+}
+
+// applyIndex applies an index overlay (empty ID: removed) to a committed index.
+func applyIndex(live, overlay map[string]string) {
+	for k, id := range overlay {
+		if id == "" {
+			delete(live, k)
+		} else {
+			live[k] = id
+		}
+	}
+}
+
+func link(m map[string]map[string]struct{}, a, b string) {
+	set := m[a]
+	if set == nil {
+		set = make(map[string]struct{})
+		m[a] = set
+	}
+	set[b] = struct{}{}
+}
+
+func unlink(m map[string]map[string]struct{}, a, b string) {
+	set, ok := m[a]
+	if !ok {
+		return
+	}
+	delete(set, b)
+	if len(set) == 0 {
+		delete(m, a)
+	}
+}

@@ -1,0 +1,294 @@
+package storetest
+
+import (
+	"context"
+	"crypto/sha256"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/teamscim/teamscim/store"
+)
+
+var keyTests = []subtest{
+	{"CreateGetList", testKeyCreateGetList},
+	{"Update", testKeyUpdate},
+	{"Delete", testKeyDelete},
+	{"LookupUnknown", testKeyLookupUnknown},
+	{"UnknownNotFound", testKeyUnknown},
+	{"DuplicateIDConflict", testKeyDuplicateID},
+	{"DuplicateDigestConflict", testKeyDuplicateDigest},
+	{"RolledBackKeyNotFindable", testKeyRolledBack},
+}
+
+// digest returns the SHA-256 digest of secret.
+func digest(secret string) [32]byte { return sha256.Sum256([]byte(secret)) }
+
+// newKey returns an active key of teamID whose secret is "secret-"+id.
+func newKey(id, teamID string) store.APIKey {
+	return store.APIKey{
+		ID:        id,
+		TeamID:    teamID,
+		Name:      "key " + id,
+		Digest:    digest("secret-" + id),
+		Status:    store.KeyActive,
+		CreatedBy: "owner-1",
+		Created:   base,
+		Expires:   at(90 * 24 * time.Hour),
+	}
+}
+
+// createKeys creates keys in one Update.
+func createKeys(t *testing.T, s store.Store, teamID string, keys ...store.APIKey) {
+	t.Helper()
+	mustUpdate(t, s, teamID, func(ctx context.Context, tx store.Tx) error {
+		for _, k := range keys {
+			if err := tx.CreateKey(ctx, k); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+func testKeyCreateGetList(t *testing.T, s store.Store) {
+	tm := newTeam(t, s, "team-1")
+	kb, ka, kc := newKey("key-b", tm.ID), newKey("key-a", tm.ID), newKey("key-c", tm.ID)
+	kc.Expires = time.Time{}
+	kc.LastUsed = at(time.Hour)
+	createKeys(t, s, tm.ID, kb, ka)
+	createKeys(t, s, tm.ID, kc)
+
+	mustView(t, s, tm.ID, func(ctx context.Context, tx store.Tx) error {
+		for _, k := range []store.APIKey{ka, kb, kc} {
+			got, err := tx.GetKey(ctx, k.ID)
+			require.NoError(t, err)
+			assert.Equal(t, storedKey(k), got)
+		}
+		got, err := tx.GetKey(ctx, ka.ID)
+		require.NoError(t, err)
+		assert.True(t, got.LastUsed.IsZero(), "zero LastUsed must round-trip as zero, got %v", got.LastUsed)
+		assert.Equal(t, time.UTC, got.Created.Location())
+		list, err := tx.ListKeys(ctx)
+		require.NoError(t, err)
+		assert.Equal(t, []store.APIKey{storedKey(ka), storedKey(kb), storedKey(kc)}, list, "ListKeys must be ordered by ID")
+		return nil
+	})
+	for _, k := range []store.APIKey{ka, kb, kc} {
+		got, err := s.LookupKey(t.Context(), k.Digest)
+		require.NoError(t, err, "LookupKey %s", k.ID)
+		assert.Equal(t, storedKey(k), got)
+	}
+}
+
+func testKeyUpdate(t *testing.T, s store.Store) {
+	tm := newTeam(t, s, "team-1")
+	k := newKey("key-1", tm.ID)
+	createKeys(t, s, tm.ID, k)
+
+	want := k
+	want.Name = "renamed"
+	want.Status = store.KeyRevoked
+	want.LastUsed = at(2 * time.Hour)
+	want.Expires = at(time.Hour)
+	mustUpdate(t, s, tm.ID, func(ctx context.Context, tx store.Tx) error {
+		require.NoError(t, tx.UpdateKey(ctx, want))
+		got, err := tx.GetKey(ctx, k.ID)
+		require.NoError(t, err)
+		assert.Equal(t, storedKey(want), got, "read-your-writes")
+		return nil
+	})
+	mustView(t, s, tm.ID, func(ctx context.Context, tx store.Tx) error {
+		got, err := tx.GetKey(ctx, k.ID)
+		require.NoError(t, err)
+		assert.Equal(t, storedKey(want), got)
+		return nil
+	})
+	// LookupKey returns revoked keys, with their current status; the caller decides.
+	got, err := s.LookupKey(t.Context(), k.Digest)
+	require.NoError(t, err)
+	assert.Equal(t, tm.ID, got.TeamID)
+	assert.Equal(t, k.ID, got.ID)
+	assert.Equal(t, store.KeyRevoked, got.Status)
+	assert.Equal(t, storedKey(want), got)
+}
+
+func testKeyDelete(t *testing.T, s store.Store) {
+	tm := newTeam(t, s, "team-1")
+	other := newTeam(t, s, "team-2")
+	k1, k2 := newKey("key-1", tm.ID), newKey("key-2", tm.ID)
+	createKeys(t, s, tm.ID, k1, k2)
+
+	mustUpdate(t, s, tm.ID, func(ctx context.Context, tx store.Tx) error {
+		require.NoError(t, tx.DeleteKey(ctx, k1.ID))
+		_, err := tx.GetKey(ctx, k1.ID)
+		assert.ErrorIs(t, err, store.ErrNotFound, "read-your-writes")
+		return nil
+	})
+	mustView(t, s, tm.ID, func(ctx context.Context, tx store.Tx) error {
+		_, err := tx.GetKey(ctx, k1.ID)
+		assert.ErrorIs(t, err, store.ErrNotFound)
+		list, err := tx.ListKeys(ctx)
+		require.NoError(t, err)
+		assert.Equal(t, []store.APIKey{storedKey(k2)}, list)
+		return nil
+	})
+	_, err := s.LookupKey(t.Context(), k1.Digest)
+	assert.ErrorIs(t, err, store.ErrNotFound, "LookupKey of a deleted key")
+	_, err = s.LookupKey(t.Context(), k2.Digest)
+	assert.NoError(t, err)
+
+	err = s.Update(t.Context(), tm.ID, func(ctx context.Context, tx store.Tx) error {
+		return tx.DeleteKey(ctx, k1.ID)
+	})
+	assert.ErrorIs(t, err, store.ErrNotFound, "deleting twice")
+
+	// Deleting a key frees its digest.
+	reuse := newKey("key-3", other.ID)
+	reuse.Digest = k1.Digest
+	createKeys(t, s, other.ID, reuse)
+	got, err := s.LookupKey(t.Context(), k1.Digest)
+	require.NoError(t, err)
+	assert.Equal(t, storedKey(reuse), got)
+
+	// Deleting and re-creating a digest within one Update.
+	k4 := newKey("key-4", tm.ID)
+	k4.Digest = k2.Digest
+	mustUpdate(t, s, tm.ID, func(ctx context.Context, tx store.Tx) error {
+		require.NoError(t, tx.DeleteKey(ctx, k2.ID))
+		return tx.CreateKey(ctx, k4)
+	})
+	got, err = s.LookupKey(t.Context(), k2.Digest)
+	require.NoError(t, err)
+	assert.Equal(t, storedKey(k4), got)
+}
+
+func testKeyLookupUnknown(t *testing.T, s store.Store) {
+	tm := newTeam(t, s, "team-1")
+	_, err := s.LookupKey(t.Context(), digest("nothing"))
+	assert.ErrorIs(t, err, store.ErrNotFound, "empty store")
+	createKeys(t, s, tm.ID, newKey("key-1", tm.ID))
+	_, err = s.LookupKey(t.Context(), digest("nothing"))
+	assert.ErrorIs(t, err, store.ErrNotFound)
+	_, err = s.LookupKey(t.Context(), [32]byte{})
+	assert.ErrorIs(t, err, store.ErrNotFound, "zero digest")
+}
+
+func testKeyUnknown(t *testing.T, s store.Store) {
+	tm := newTeam(t, s, "team-1")
+	createKeys(t, s, tm.ID, newKey("key-1", tm.ID))
+	mustView(t, s, tm.ID, func(ctx context.Context, tx store.Tx) error {
+		_, err := tx.GetKey(ctx, "no-such-key")
+		assert.ErrorIs(t, err, store.ErrNotFound, "GetKey")
+		return nil
+	})
+	err := s.Update(t.Context(), tm.ID, func(ctx context.Context, tx store.Tx) error {
+		return tx.UpdateKey(ctx, newKey("no-such-key", tm.ID))
+	})
+	assert.ErrorIs(t, err, store.ErrNotFound, "UpdateKey")
+	err = s.Update(t.Context(), tm.ID, func(ctx context.Context, tx store.Tx) error {
+		return tx.DeleteKey(ctx, "no-such-key")
+	})
+	assert.ErrorIs(t, err, store.ErrNotFound, "DeleteKey")
+}
+
+func testKeyDuplicateID(t *testing.T, s store.Store) {
+	tm := newTeam(t, s, "team-1")
+	k := newKey("key-1", tm.ID)
+	createKeys(t, s, tm.ID, k)
+	dup := newKey("key-1", tm.ID)
+	dup.Digest = digest("another secret")
+	dup.Name = "dup"
+	err := s.Update(t.Context(), tm.ID, func(ctx context.Context, tx store.Tx) error {
+		return tx.CreateKey(ctx, dup)
+	})
+	assert.ErrorIs(t, err, store.ErrConflict)
+	mustView(t, s, tm.ID, func(ctx context.Context, tx store.Tx) error {
+		got, err := tx.GetKey(ctx, k.ID)
+		require.NoError(t, err)
+		assert.Equal(t, storedKey(k), got, "a conflicting CreateKey changed the existing key")
+		return nil
+	})
+	_, err = s.LookupKey(t.Context(), dup.Digest)
+	assert.ErrorIs(t, err, store.ErrNotFound)
+}
+
+func testKeyDuplicateDigest(t *testing.T, s store.Store) {
+	a := newTeam(t, s, "team-a")
+	b := newTeam(t, s, "team-b")
+	k := newKey("key-1", a.ID)
+	createKeys(t, s, a.ID, k)
+
+	same := newKey("key-2", a.ID)
+	same.Digest = k.Digest
+	err := s.Update(t.Context(), a.ID, func(ctx context.Context, tx store.Tx) error {
+		return tx.CreateKey(ctx, same)
+	})
+	assert.ErrorIs(t, err, store.ErrConflict, "same digest, same team")
+
+	across := newKey("key-3", b.ID)
+	across.Digest = k.Digest
+	err = s.Update(t.Context(), b.ID, func(ctx context.Context, tx store.Tx) error {
+		return tx.CreateKey(ctx, across)
+	})
+	assert.ErrorIs(t, err, store.ErrConflict, "same digest, another team")
+
+	// Within one Update.
+	x, y := newKey("key-x", b.ID), newKey("key-y", b.ID)
+	y.Digest = x.Digest
+	err = s.Update(t.Context(), b.ID, func(ctx context.Context, tx store.Tx) error {
+		if err := tx.CreateKey(ctx, x); err != nil {
+			return err
+		}
+		return tx.CreateKey(ctx, y)
+	})
+	assert.ErrorIs(t, err, store.ErrConflict, "same digest, same Update")
+
+	got, err := s.LookupKey(t.Context(), k.Digest)
+	require.NoError(t, err)
+	assert.Equal(t, storedKey(k), got)
+	_, err = s.LookupKey(t.Context(), x.Digest)
+	assert.ErrorIs(t, err, store.ErrNotFound, "key of a failed Update")
+	mustView(t, s, b.ID, func(ctx context.Context, tx store.Tx) error {
+		list, err := tx.ListKeys(ctx)
+		require.NoError(t, err)
+		assert.Empty(t, list)
+		return nil
+	})
+}
+
+func testKeyRolledBack(t *testing.T, s store.Store) {
+	a := newTeam(t, s, "team-a")
+	b := newTeam(t, s, "team-b")
+	k := newKey("key-1", a.ID)
+	var inTx error
+	err := s.Update(t.Context(), a.ID, func(ctx context.Context, tx store.Tx) error {
+		if err := tx.CreateKey(ctx, k); err != nil {
+			return err
+		}
+		_, inTx = tx.GetKey(ctx, k.ID)
+		return errBoom
+	})
+	assert.ErrorIs(t, err, errBoom)
+	assert.NoError(t, inTx, "read-your-writes: GetKey of a key created in the same Update")
+
+	_, err = s.LookupKey(t.Context(), k.Digest)
+	assert.ErrorIs(t, err, store.ErrNotFound, "LookupKey found a key of a failed Update")
+	mustView(t, s, a.ID, func(ctx context.Context, tx store.Tx) error {
+		_, err := tx.GetKey(ctx, k.ID)
+		assert.ErrorIs(t, err, store.ErrNotFound)
+		list, err := tx.ListKeys(ctx)
+		require.NoError(t, err)
+		assert.Empty(t, list)
+		return nil
+	})
+	// The digest was not reserved.
+	kb := newKey("key-1", b.ID)
+	kb.Digest = k.Digest
+	createKeys(t, s, b.ID, kb)
+	got, err := s.LookupKey(t.Context(), k.Digest)
+	require.NoError(t, err)
+	assert.Equal(t, b.ID, got.TeamID)
+}
