@@ -1,0 +1,174 @@
+package teamscim_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/teamscim/teamscim"
+	"github.com/teamscim/teamscim/memstore"
+	"github.com/teamscim/teamscim/store"
+)
+
+// env is a Server on a fresh memstore with one team, SSO configured, SCIM on and one key.
+type env struct {
+	t      testing.TB
+	srv    *teamscim.Server
+	h      http.Handler
+	st     *memstore.Store
+	teamID string
+	key    string
+	keyID  string
+}
+
+func newEnv(t testing.TB, configure ...func(*teamscim.Config)) *env {
+	t.Helper()
+	st := memstore.New()
+	cfg := teamscim.Config{Store: st}
+	for _, c := range configure {
+		c(&cfg)
+	}
+	srv, err := teamscim.New(cfg)
+	require.NoError(t, err)
+	e := &env{t: t, srv: srv, st: st}
+	// Mounted the way DESIGN.md §1 shows, so prefixes are exercised everywhere.
+	mux := http.NewServeMux()
+	mux.Handle("/scim/v2/", http.StripPrefix("/scim/v2", srv))
+	e.h = mux
+	e.teamID, e.key, e.keyID = e.newTeam("Acme")
+	return e
+}
+
+// newTeam creates another ready team and returns its id, key secret and key id.
+func (e *env) newTeam(name string) (string, string, string) {
+	e.t.Helper()
+	ctx := context.Background()
+	team, err := e.srv.CreateTeam(ctx, name)
+	require.NoError(e.t, err)
+	require.NoError(e.t, e.srv.ConfigureSSO(ctx, team.ID, "saml"))
+	require.NoError(e.t, e.srv.EnableSCIM(ctx, team.ID))
+	k, err := e.srv.GenerateKey(ctx, team.ID, teamscim.KeyOptions{Name: "IdP", CreatedBy: "admin"})
+	require.NoError(e.t, err)
+	return team.ID, k.Secret, k.Key.ID
+}
+
+// response is a recorded response with its body decoded when it is JSON.
+type response struct {
+	*httptest.ResponseRecorder
+	body map[string]any
+}
+
+func (r response) str(key string) string {
+	s, _ := r.body[key].(string)
+	return s
+}
+
+// req sends a request under /scim/v2 with the env's key. body may be a string or any value
+// that is encoded as JSON.
+func (e *env) req(method, path string, body any) response {
+	e.t.Helper()
+	return e.reqAuth(method, path, body, "Bearer "+e.key)
+}
+
+func (e *env) reqAuth(method, path string, body any, auth string) response {
+	e.t.Helper()
+	var rd io.Reader
+	switch b := body.(type) {
+	case nil:
+	case string:
+		rd = strings.NewReader(b)
+	default:
+		raw, err := json.Marshal(b)
+		require.NoError(e.t, err)
+		rd = bytes.NewReader(raw)
+	}
+	r := httptest.NewRequest(method, "http://scim.example.com/scim/v2"+path, rd)
+	if rd != nil {
+		r.Header.Set("Content-Type", "application/scim+json")
+	}
+	if auth != "" {
+		r.Header.Set("Authorization", auth)
+	}
+	w := httptest.NewRecorder()
+	e.h.ServeHTTP(w, r)
+	res := response{ResponseRecorder: w}
+	if w.Body.Len() > 0 {
+		_ = json.Unmarshal(w.Body.Bytes(), &res.body)
+	}
+	return res
+}
+
+// user reads a stored user of the env's team.
+func (e *env) user(id string) store.User {
+	e.t.Helper()
+	var u store.User
+	require.NoError(e.t, e.st.View(context.Background(), e.teamID, func(ctx context.Context, tx store.Tx) error {
+		var err error
+		u, err = tx.GetUser(ctx, id)
+		return err
+	}))
+	return u
+}
+
+// countUsers counts the stored users of the env's team, deleted ones included.
+func (e *env) countUsers() int {
+	e.t.Helper()
+	var n int
+	require.NoError(e.t, e.st.View(context.Background(), e.teamID, func(ctx context.Context, tx store.Tx) error {
+		var err error
+		n, err = tx.CountUsers(ctx, store.UserFilter{IncludeDeleted: true})
+		return err
+	}))
+	return n
+}
+
+// createUser provisions a user and returns its id.
+func (e *env) createUser(userName string) string {
+	e.t.Helper()
+	res := e.req(http.MethodPost, "/Users", map[string]any{
+		"schemas":  []string{"urn:ietf:params:scim:schemas:core:2.0:User"},
+		"userName": userName,
+		"name":     map[string]any{"givenName": "Given", "familyName": "Family"},
+		"active":   true,
+	})
+	require.Equal(e.t, http.StatusCreated, res.Code, res.Body.String())
+	return res.str("id")
+}
+
+// requireSCIMError asserts a SCIM error response with the given status and scimType.
+func requireSCIMError(t *testing.T, res response, status int, scimType string) {
+	t.Helper()
+	require.Equal(t, status, res.Code, res.Body.String())
+	require.Equal(t, "application/scim+json", res.Header().Get("Content-Type"))
+	require.Equal(t, []any{"urn:ietf:params:scim:api:messages:2.0:Error"}, res.body["schemas"], res.Body.String())
+	require.Equal(t, itoa(status), res.body["status"])
+	if scimType != "" {
+		require.Equal(t, scimType, res.body["scimType"], res.Body.String())
+	}
+	require.NotEmpty(t, res.body["detail"])
+}
+
+func itoa(i int) string {
+	b, _ := json.Marshal(i)
+	return string(b)
+}
+
+// listIDs returns the ids of a ListResponse's Resources.
+func listIDs(t *testing.T, res response) []string {
+	t.Helper()
+	require.Equal(t, http.StatusOK, res.Code, res.Body.String())
+	rs, ok := res.body["Resources"].([]any)
+	require.True(t, ok, "Resources must be a JSON array: %s", res.Body.String())
+	ids := make([]string, 0, len(rs))
+	for _, r := range rs {
+		ids = append(ids, r.(map[string]any)["id"].(string))
+	}
+	return ids
+}
