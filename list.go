@@ -408,6 +408,7 @@ var (
 // parseFilter parses a filter within the length and depth limits. The common form
 // `attr eq "value"` is parsed without the general parser.
 func parseFilter(raw string) (filter.Expression, error) {
+	raw = strings.TrimSpace(raw)
 	if raw == "" {
 		return nil, nil
 	}
@@ -430,7 +431,29 @@ func parseFilter(raw string) (filter.Expression, error) {
 	if err := checkOperators(expr); err != nil {
 		return nil, err
 	}
+	unescapeLiterals(expr)
 	return expr, nil
+}
+
+// unescapeLiterals decodes JSON escapes in string literals, which the parser keeps verbatim
+// (RFC 7644 makes a compare value a JSON string: "a\"b" means a"b).
+func unescapeLiterals(expr filter.Expression) {
+	switch e := expr.(type) {
+	case *filter.LogicalExpression:
+		unescapeLiterals(e.Left)
+		unescapeLiterals(e.Right)
+	case *filter.NotExpression:
+		unescapeLiterals(e.Expression)
+	case *filter.ValuePath:
+		unescapeLiterals(e.ValueFilter)
+	case *filter.AttributeExpression:
+		if v, ok := e.CompareValue.(string); ok && strings.Contains(v, `\`) {
+			var out string
+			if json.Unmarshal([]byte(`"`+v+`"`), &out) == nil {
+				e.CompareValue = out
+			}
+		}
+	}
 }
 
 // depth returns the deepest nesting of parentheses and brackets outside string literals.
