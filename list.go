@@ -357,7 +357,13 @@ func indexedCandidates(ctx context.Context, tx store.Tx, expr filter.Expression)
 		case "username":
 			u, err = tx.GetUserByUserName(ctx, v)
 		case "externalid":
-			u, err = tx.GetUserByExternalID(ctx, v)
+			// externalId is not unique: every user that has it is a candidate (the caller
+			// drops deleted ones).
+			users, lookupErr := tx.UsersByExternalID(ctx, v)
+			if lookupErr != nil {
+				return nil, true, lookupErr
+			}
+			return users, true, nil
 		case "id":
 			u, err = tx.GetUser(ctx, v)
 		default:

@@ -22,6 +22,10 @@ import (
 // an admin role.
 const RoleDeveloper = "developer"
 
+// errUserNameTaken is the conflict of a create or rename onto a userName the team has.
+var errUserNameTaken = &apiError{status: http.StatusConflict, scimType: scimerrors.ScimTypeUniqueness,
+	detail: "Another member of the team already has this userName (compared case-insensitively)."}
+
 // userHandler serves the Users resource for the wrapped library.
 type userHandler struct{ s *Server }
 
@@ -59,12 +63,16 @@ func (h *userHandler) Create(r *http.Request, attrs scim.ResourceAttributes) (sc
 			in.applyTo(&u, true)
 			u.LastModified = now
 			out = u
-			return tx.CreateUser(ctx, u)
+			if err := tx.CreateUser(ctx, u); errors.Is(err, store.ErrConflict) {
+				return errUserNameTaken
+			} else if err != nil {
+				return err
+			}
+			return nil
 		case err != nil:
 			return err
 		case existing.Managed && !existing.Deleted:
-			return &apiError{status: http.StatusConflict, scimType: scimerrors.ScimTypeUniqueness,
-				detail: "A member with this userName is already provisioned in the team."}
+			return errUserNameTaken
 		}
 		// Re-link a member hidden by DELETE, or adopt one who joined outside SCIM.
 		u := existing
@@ -224,8 +232,7 @@ func (s *Server) prepareChange(old, next store.User) (store.User, error) {
 func (s *Server) saveUser(ctx context.Context, tx store.Tx, old, next store.User) error {
 	if err := tx.UpdateUser(ctx, next); err != nil {
 		if errors.Is(err, store.ErrConflict) {
-			return &apiError{status: http.StatusConflict, scimType: scimerrors.ScimTypeUniqueness,
-				detail: "Another member of the team already has this userName or externalId."}
+			return errUserNameTaken
 		}
 		return err
 	}

@@ -126,13 +126,19 @@ func TestCreateUserConflict(t *testing.T) {
 	assert.Equal(t, 1, e.countUsers())
 }
 
-func TestCreateUserExternalIDConflict(t *testing.T) {
+// externalId is indexed but not unique (RFC 7643): clients may share one between users.
+func TestExternalIDIsNotUnique(t *testing.T) {
 	e := newEnv(t)
-	res := e.req(http.MethodPost, "/Users", map[string]any{"userName": "a@example.com", "externalId": "ext-1"})
-	require.Equal(t, http.StatusCreated, res.Code)
-	res = e.req(http.MethodPost, "/Users", map[string]any{"userName": "b@example.com", "externalId": "ext-1"})
-	requireSCIMError(t, res, http.StatusConflict, "uniqueness")
-	assert.Equal(t, 1, e.countUsers())
+	a := e.req(http.MethodPost, "/Users", map[string]any{"userName": "a@example.com", "externalId": "ext-1"})
+	require.Equal(t, http.StatusCreated, a.Code)
+	b := e.req(http.MethodPost, "/Users", map[string]any{"userName": "b@example.com", "externalId": "ext-1"})
+	require.Equal(t, http.StatusCreated, b.Code, b.Body.String())
+	ids := listIDs(t, e.req(http.MethodGet, filterPath(`externalId eq "ext-1"`), nil))
+	assert.ElementsMatch(t, []string{a.str("id"), b.str("id")}, ids)
+	// A member hidden by DELETE keeps its externalId without hiding anyone else.
+	require.Equal(t, http.StatusNoContent, e.req(http.MethodDelete, "/Users/"+a.str("id"), nil).Code)
+	assert.Equal(t, []string{b.str("id")}, listIDs(t, e.req(http.MethodGet, filterPath(`externalId eq "ext-1"`), nil)))
+	assert.Equal(t, "ext-1", e.user(a.str("id")).ExternalID)
 }
 
 // C1, C2: concurrent creates of one userName in mixed case: exactly one wins.

@@ -18,6 +18,9 @@
 // An Update does not copy the team. It stages its writes in an overlay (users, groups and keys
 // by ID, the team record, membership changes, and the index entries its writes change, with
 // tombstones for entries they remove) that the transaction's own reads consult before the team.
+// The externalId index, which maps an externalId to the set of IDs of the users that share it
+// (externalId is not unique), is staged like memberships: per (externalId, user ID) pair, added
+// or removed, so that a rename moves one ID between two sets in O(1).
 // If fn returns nil the overlay is applied to the team; otherwise it is dropped. The cost of an
 // Update is therefore proportional to what fn reads and writes, not to the size of the team
 // (the IDs an Update creates are sorted once, when a list needs them or at commit, so an
@@ -28,7 +31,9 @@
 //
 // # Cost of reads
 //
-// Lookups by ID, folded userName, externalId, displayName and digest are map lookups.
+// Lookups by ID, folded userName, displayName and digest are map lookups. UsersByExternalID
+// is a map lookup that collects and sorts the IDs sharing the externalId: O(k log k) for k
+// such users, whatever the size of the team.
 // CountUsers is O(1) (the team keeps a count per Active/Deleted combination). ListUsers and
 // ListGroups walk the IDs in order (kept in an idList), so a page costs O(offset + limit) plus
 // the users a filter skips. ListMembers sorts the group's member IDs on every call,
@@ -81,9 +86,9 @@ type team struct {
 	rec  store.Team
 	keys map[string]store.APIKey // by key ID
 
-	users      map[string]store.User // by ID
-	userByName map[string]string     // store.Fold(UserName) → user ID
-	userByExt  map[string]string     // non-empty ExternalID → user ID
+	users      map[string]store.User          // by ID
+	userByName map[string]string              // store.Fold(UserName) → user ID
+	userByExt  map[string]map[string]struct{} // non-empty ExternalID → IDs of the users that have it
 	userIDs    idList
 	userCounts counts
 
@@ -200,7 +205,7 @@ func (s *Store) CreateTeam(ctx context.Context, t store.Team) error {
 		keys:        make(map[string]store.APIKey),
 		users:       make(map[string]store.User),
 		userByName:  make(map[string]string),
-		userByExt:   make(map[string]string),
+		userByExt:   make(map[string]map[string]struct{}),
 		groups:      make(map[string]store.Group),
 		groupByName: make(map[string]string),
 		members:     make(map[string]map[string]struct{}),
@@ -279,7 +284,7 @@ func (s *Store) Update(ctx context.Context, teamID string, fn func(ctx context.C
 		write:       true,
 		users:       make(map[string]store.User),
 		userByName:  make(map[string]string),
-		userByExt:   make(map[string]string),
+		userByExt:   make(map[string]map[string]bool),
 		groups:      make(map[string]*store.Group),
 		groupByName: make(map[string]string),
 		members:     make(map[string]*memberDelta),
@@ -301,7 +306,9 @@ func (s *Store) Update(ctx context.Context, teamID string, fn func(ctx context.C
 
 // tx is a transaction on one team. In a View its overlay maps are nil, so that reads go
 // straight to the team. In an Update, an entry in an overlay map replaces the team's entry
-// for the same key; an empty ID in an index overlay, or a nil record, is a tombstone.
+// for the same key; an empty ID in an index overlay, or a nil record, is a tombstone. The
+// externalId overlay records, per externalId and user ID, whether the user has that
+// externalId after the transaction (false is a tombstone for a committed pair).
 //
 // A tx is not safe for concurrent use by several goroutines within fn (a View's tx is, as
 // it only reads).
@@ -316,7 +323,7 @@ type tx struct {
 	users      map[string]store.User // created or updated users (users are never removed)
 	newUserIDs idSet                 // IDs of created users
 	userByName map[string]string
-	userByExt  map[string]string
+	userByExt  map[string]map[string]bool // ExternalID → user ID → has it after the transaction
 	userDelta  counts
 
 	groups      map[string]*store.Group
@@ -373,6 +380,41 @@ func lookupIndex(overlay, live map[string]string, k string) (string, bool) {
 	}
 	id, ok := live[k]
 	return id, ok
+}
+
+// usersByExt returns, in ascending order, the IDs of the users whose ExternalID is ext after
+// the transaction's writes.
+func (x *tx) usersByExt(ext string) []string {
+	live := x.t.userByExt[ext]
+	d := x.userByExt[ext] // nil in a View
+	ids := make([]string, 0, len(live)+len(d))
+	for id := range live {
+		if has, ok := d[id]; ok && !has {
+			continue
+		}
+		ids = append(ids, id)
+	}
+	for id, has := range d {
+		if _, isLive := live[id]; has && !isLive {
+			ids = append(ids, id)
+		}
+	}
+	slices.Sort(ids)
+	return ids
+}
+
+// setExt records whether user id has externalId ext after the transaction. An empty ext is
+// not indexed.
+func (x *tx) setExt(ext, id string, has bool) {
+	if ext == "" {
+		return
+	}
+	d := x.userByExt[ext]
+	if d == nil {
+		d = make(map[string]bool)
+		x.userByExt[ext] = d
+	}
+	d[id] = has
 }
 
 func (x *tx) group(id string) (store.Group, bool) {
@@ -560,18 +602,11 @@ func (x *tx) CreateUser(ctx context.Context, u store.User) error {
 	if _, ok := lookupIndex(x.userByName, x.t.userByName, folded); ok {
 		return fmt.Errorf("memstore: user %q: userName %q: %w", u.ID, u.UserName, store.ErrConflict)
 	}
-	if u.ExternalID != "" {
-		if _, ok := lookupIndex(x.userByExt, x.t.userByExt, u.ExternalID); ok {
-			return fmt.Errorf("memstore: user %q: externalId %q: %w", u.ID, u.ExternalID, store.ErrConflict)
-		}
-	}
 	u = normUser(u)
 	x.users[u.ID] = u
 	x.newUserIDs.add(u.ID)
 	x.userByName[folded] = u.ID
-	if u.ExternalID != "" {
-		x.userByExt[u.ExternalID] = u.ID
-	}
+	x.setExt(u.ExternalID, u.ID, true)
 	x.userDelta.add(u, 1)
 	return nil
 }
@@ -601,19 +636,23 @@ func (x *tx) GetUserByUserName(ctx context.Context, userName string) (store.User
 	return store.User{}, fmt.Errorf("memstore: userName %q: %w", userName, store.ErrNotFound)
 }
 
-// GetUserByExternalID implements store.Tx.
-func (x *tx) GetUserByExternalID(ctx context.Context, externalID string) (store.User, error) {
+// UsersByExternalID implements store.Tx. It costs O(k log k) for the k users that have
+// externalID.
+func (x *tx) UsersByExternalID(ctx context.Context, externalID string) ([]store.User, error) {
 	if err := x.check(ctx, false); err != nil {
-		return store.User{}, err
+		return nil, err
 	}
-	if externalID != "" {
-		if id, ok := lookupIndex(x.userByExt, x.t.userByExt, externalID); ok {
-			if u, ok := x.user(id); ok {
-				return copyUser(u), nil
-			}
+	if externalID == "" {
+		return []store.User{}, nil
+	}
+	ids := x.usersByExt(externalID)
+	out := make([]store.User, 0, len(ids))
+	for _, id := range ids {
+		if u, ok := x.user(id); ok {
+			out = append(out, copyUser(u))
 		}
 	}
-	return store.User{}, fmt.Errorf("memstore: externalId %q: %w", externalID, store.ErrNotFound)
+	return out, nil
 }
 
 // UpdateUser implements store.Tx.
@@ -629,23 +668,14 @@ func (x *tx) UpdateUser(ctx context.Context, u store.User) error {
 	if owner, ok := lookupIndex(x.userByName, x.t.userByName, folded); ok && owner != u.ID {
 		return fmt.Errorf("memstore: user %q: userName %q: %w", u.ID, u.UserName, store.ErrConflict)
 	}
-	if u.ExternalID != "" {
-		if owner, ok := lookupIndex(x.userByExt, x.t.userByExt, u.ExternalID); ok && owner != u.ID {
-			return fmt.Errorf("memstore: user %q: externalId %q: %w", u.ID, u.ExternalID, store.ErrConflict)
-		}
-	}
 	u = normUser(u)
 	if folded != oldFolded {
 		x.userByName[oldFolded] = ""
 		x.userByName[folded] = u.ID
 	}
 	if u.ExternalID != old.ExternalID {
-		if old.ExternalID != "" {
-			x.userByExt[old.ExternalID] = ""
-		}
-		if u.ExternalID != "" {
-			x.userByExt[u.ExternalID] = u.ID
-		}
+		x.setExt(old.ExternalID, u.ID, false)
+		x.setExt(u.ExternalID, u.ID, true)
 	}
 	x.userDelta.add(old, -1)
 	x.userDelta.add(u, 1)
@@ -950,7 +980,15 @@ func (x *tx) commit() error {
 		t.userIDs.Insert(id)
 	}
 	applyIndex(t.userByName, x.userByName)
-	applyIndex(t.userByExt, x.userByExt)
+	for ext, d := range x.userByExt {
+		for id, has := range d {
+			if has {
+				link(t.userByExt, ext, id)
+			} else {
+				unlink(t.userByExt, ext, id)
+			}
+		}
+	}
 	for d := range 2 {
 		for a := range 2 {
 			t.userCounts[d][a] += x.userDelta[d][a]

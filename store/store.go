@@ -21,9 +21,14 @@
 //
 // # Uniqueness
 //
-// Within a team: User.UserName is unique compared case-insensitively (see Fold); a non-empty
-// User.ExternalID is unique (case-exact); Group.DisplayName is unique (case-exact). Violations
-// return an error wrapping ErrConflict. API key digests are unique across the store.
+// Within a team: User.UserName is unique compared case-insensitively (see Fold);
+// Group.DisplayName is unique (case-exact). Violations return an error wrapping ErrConflict.
+// API key digests are unique across the store.
+//
+// User.ExternalID is indexed, not unique: RFC 7643 gives externalId no uniqueness, and real
+// clients send one externalId for several users. Any number of users of a team, deleted ones
+// included, may share an externalId; UsersByExternalID returns them all. It is compared
+// case-exactly, and an empty externalId is not indexed.
 //
 // # Errors
 //
@@ -45,7 +50,7 @@ var (
 	// ErrNotFound reports that the team, user, group or key does not exist.
 	ErrNotFound = errors.New("store: not found")
 	// ErrConflict reports that a write would break a uniqueness rule (ID, folded userName,
-	// externalId, group displayName, key digest).
+	// group displayName, key digest). externalId is not unique and never conflicts.
 	ErrConflict = errors.New("store: conflict")
 )
 
@@ -99,18 +104,21 @@ type Tx interface {
 	// ListKeys returns the team's keys ordered by ID.
 	ListKeys(ctx context.Context) ([]APIKey, error)
 
-	// CreateUser stores a new user. ErrConflict if the ID, the folded userName or a
-	// non-empty externalId is taken in the team.
+	// CreateUser stores a new user. ErrConflict if the ID or the folded userName is taken
+	// in the team (an externalId is never taken: several users may share one).
 	CreateUser(ctx context.Context, u User) error
 	// GetUser returns the user with the given ID, or ErrNotFound.
 	GetUser(ctx context.Context, id string) (User, error)
 	// GetUserByUserName returns the user whose folded userName equals Fold(userName),
 	// or ErrNotFound. It uses an index: it does not scan the team.
 	GetUserByUserName(ctx context.Context, userName string) (User, error)
-	// GetUserByExternalID returns the user with that exact externalId, or ErrNotFound.
-	GetUserByExternalID(ctx context.Context, externalID string) (User, error)
+	// UsersByExternalID returns every user (deleted ones included) whose ExternalID equals
+	// externalID exactly, ordered by ID; an empty externalID matches none. No match is not
+	// an error: it returns no users and a nil error. It uses an index: it does not scan the
+	// team.
+	UsersByExternalID(ctx context.Context, externalID string) ([]User, error)
 	// UpdateUser replaces a stored user (matched by ID). ErrNotFound if absent;
-	// ErrConflict if the new userName or externalId belongs to another user.
+	// ErrConflict if the new folded userName belongs to another user.
 	UpdateUser(ctx context.Context, u User) error
 	// ListUsers returns the users matching f, ordered by ID, paged by o, with the total
 	// number of matches.

@@ -642,45 +642,6 @@ func (c *MockTxGetUserCall) DoAndReturn(f func(context.Context, string) (store.U
 	return c
 }
 
-// GetUserByExternalID mocks base method.
-func (m *MockTx) GetUserByExternalID(ctx context.Context, externalID string) (store.User, error) {
-	m.ctrl.T.Helper()
-	ret := m.ctrl.Call(m, "GetUserByExternalID", ctx, externalID)
-	ret0, _ := ret[0].(store.User)
-	ret1, _ := ret[1].(error)
-	return ret0, ret1
-}
-
-// GetUserByExternalID indicates an expected call of GetUserByExternalID.
-func (mr *MockTxMockRecorder) GetUserByExternalID(ctx, externalID any) *MockTxGetUserByExternalIDCall {
-	mr.mock.ctrl.T.Helper()
-	call := mr.mock.ctrl.RecordCallWithMethodType(mr.mock, "GetUserByExternalID", reflect.TypeOf((*MockTx)(nil).GetUserByExternalID), ctx, externalID)
-	return &MockTxGetUserByExternalIDCall{Call: call}
-}
-
-// MockTxGetUserByExternalIDCall wrap *gomock.Call
-type MockTxGetUserByExternalIDCall struct {
-	*gomock.Call
-}
-
-// Return rewrite *gomock.Call.Return
-func (c *MockTxGetUserByExternalIDCall) Return(arg0 store.User, arg1 error) *MockTxGetUserByExternalIDCall {
-	c.Call = c.Call.Return(arg0, arg1)
-	return c
-}
-
-// Do rewrite *gomock.Call.Do
-func (c *MockTxGetUserByExternalIDCall) Do(f func(context.Context, string) (store.User, error)) *MockTxGetUserByExternalIDCall {
-	c.Call = c.Call.Do(f)
-	return c
-}
-
-// DoAndReturn rewrite *gomock.Call.DoAndReturn
-func (c *MockTxGetUserByExternalIDCall) DoAndReturn(f func(context.Context, string) (store.User, error)) *MockTxGetUserByExternalIDCall {
-	c.Call = c.Call.DoAndReturn(f)
-	return c
-}
-
 // GetUserByUserName mocks base method.
 func (m *MockTx) GetUserByUserName(ctx context.Context, userName string) (store.User, error) {
 	m.ctrl.T.Helper()
@@ -1141,6 +1102,45 @@ func (c *MockTxUpdateUserCall) Do(f func(context.Context, store.User) error) *Mo
 
 // DoAndReturn rewrite *gomock.Call.DoAndReturn
 func (c *MockTxUpdateUserCall) DoAndReturn(f func(context.Context, store.User) error) *MockTxUpdateUserCall {
+	c.Call = c.Call.DoAndReturn(f)
+	return c
+}
+
+// UsersByExternalID mocks base method.
+func (m *MockTx) UsersByExternalID(ctx context.Context, externalID string) ([]store.User, error) {
+	m.ctrl.T.Helper()
+	ret := m.ctrl.Call(m, "UsersByExternalID", ctx, externalID)
+	ret0, _ := ret[0].([]store.User)
+	ret1, _ := ret[1].(error)
+	return ret0, ret1
+}
+
+// UsersByExternalID indicates an expected call of UsersByExternalID.
+func (mr *MockTxMockRecorder) UsersByExternalID(ctx, externalID any) *MockTxUsersByExternalIDCall {
+	mr.mock.ctrl.T.Helper()
+	call := mr.mock.ctrl.RecordCallWithMethodType(mr.mock, "UsersByExternalID", reflect.TypeOf((*MockTx)(nil).UsersByExternalID), ctx, externalID)
+	return &MockTxUsersByExternalIDCall{Call: call}
+}
+
+// MockTxUsersByExternalIDCall wrap *gomock.Call
+type MockTxUsersByExternalIDCall struct {
+	*gomock.Call
+}
+
+// Return rewrite *gomock.Call.Return
+func (c *MockTxUsersByExternalIDCall) Return(arg0 []store.User, arg1 error) *MockTxUsersByExternalIDCall {
+	c.Call = c.Call.Return(arg0, arg1)
+	return c
+}
+
+// Do rewrite *gomock.Call.Do
+func (c *MockTxUsersByExternalIDCall) Do(f func(context.Context, string) ([]store.User, error)) *MockTxUsersByExternalIDCall {
+	c.Call = c.Call.Do(f)
+	return c
+}
+
+// DoAndReturn rewrite *gomock.Call.DoAndReturn
+func (c *MockTxUsersByExternalIDCall) DoAndReturn(f func(context.Context, string) ([]store.User, error)) *MockTxUsersByExternalIDCall {
 	c.Call = c.Call.DoAndReturn(f)
 	return c
 }

@@ -21,9 +21,13 @@
 //     microseconds, must truncate before writing.)
 //   - A nil and an empty slice (User.Roles, Team.SSOMethods) are interchangeable.
 //   - Users are never removed: a user with Deleted set is still returned by GetUser,
-//     GetUserByUserName and GetUserByExternalID and still holds its userName and externalId;
-//     only lists and counts leave it out by default (see store.UserFilter).
-//   - An empty externalId is not indexed: GetUserByExternalID("") is ErrNotFound.
+//     GetUserByUserName and UsersByExternalID and still holds its userName (which no other
+//     user may take) and its externalId (which other users may share); only lists and counts
+//     leave it out by default (see store.UserFilter).
+//   - externalId is not unique: no write ever conflicts on it. UsersByExternalID compares
+//     case-exactly, returns users ordered by ID, and returns no users and a nil error when
+//     none matches. An empty externalId is not indexed: UsersByExternalID("") returns none,
+//     even when users have no externalId.
 //   - userNames are compared through store.Fold (Go's strings.ToLower), not a database's own
 //     case folding.
 //   - A key's digest is reserved only when its Update commits: a key created by an Update

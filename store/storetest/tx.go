@@ -67,10 +67,7 @@ func (f fixture) assertUnchanged(t *testing.T, s store.Store) {
 		if assert.NoError(t, err, "GetUserByUserName") {
 			assert.Equal(t, f.user.ID, u.ID)
 		}
-		u, err = tx.GetUserByExternalID(ctx, f.user.ExternalID)
-		if assert.NoError(t, err, "GetUserByExternalID") {
-			assert.Equal(t, f.user.ID, u.ID)
-		}
+		assert.Equal(t, []string{f.user.ID}, usersByExt(t, ctx, tx, f.user.ExternalID), "UsersByExternalID")
 
 		groups, err := tx.ListGroups(ctx, store.ListOptions{})
 		require.NoError(t, err)
@@ -116,10 +113,11 @@ func testTxRollback(t *testing.T, s store.Store) {
 
 	// What fn saw of its own writes, checked after Update returns.
 	type seen struct {
-		bobByName, bobByExt, aliceByNewName, opsByName, team, key error
-		oldNameErr                                                error
-		members, aliceGroups                                      []string
-		users, active                                             int
+		bobByName, aliceByNewName, opsByName, team, key error
+		oldNameErr                                      error
+		members, aliceGroups                            []string
+		bobByExt, aliceByNewExt, aliceByOldExt          []string
+		users, active                                   int
 	}
 	var got seen
 	err := s.Update(t.Context(), f.team.ID, func(ctx context.Context, tx store.Tx) error {
@@ -140,7 +138,9 @@ func testTxRollback(t *testing.T, s store.Store) {
 
 		// Read-your-writes before failing.
 		_, got.bobByName = tx.GetUserByUserName(ctx, "BOB@example.com")
-		_, got.bobByExt = tx.GetUserByExternalID(ctx, "ext-bob")
+		got.bobByExt = usersByExt(t, ctx, tx, "ext-bob")
+		got.aliceByNewExt = usersByExt(t, ctx, tx, renamedAlice.ExternalID)
+		got.aliceByOldExt = usersByExt(t, ctx, tx, f.user.ExternalID)
 		_, got.aliceByNewName = tx.GetUserByUserName(ctx, "alice2@example.com")
 		_, got.oldNameErr = tx.GetUserByUserName(ctx, "alice@example.com")
 		_, got.opsByName = tx.GetGroupByDisplayName(ctx, "Ops")
@@ -166,7 +166,9 @@ func testTxRollback(t *testing.T, s store.Store) {
 	assert.ErrorIs(t, err, errBoom, "Update must return fn's error")
 
 	assert.NoError(t, got.bobByName, "read-your-writes: created user by userName")
-	assert.NoError(t, got.bobByExt, "read-your-writes: created user by externalId")
+	assert.Equal(t, []string{bob.ID}, got.bobByExt, "read-your-writes: created user by externalId")
+	assert.Equal(t, []string{f.user.ID}, got.aliceByNewExt, "read-your-writes: renamed user by new externalId")
+	assert.Empty(t, got.aliceByOldExt, "read-your-writes: renamed user by old externalId")
 	assert.NoError(t, got.aliceByNewName, "read-your-writes: renamed user by new userName")
 	assert.ErrorIs(t, got.oldNameErr, store.ErrNotFound, "read-your-writes: renamed user by old userName")
 	assert.NoError(t, got.opsByName, "read-your-writes: created group by displayName")
@@ -185,8 +187,8 @@ func testTxRollback(t *testing.T, s store.Store) {
 		assert.ErrorIs(t, err, store.ErrNotFound)
 		_, err = tx.GetUserByUserName(ctx, renamedAlice.UserName)
 		assert.ErrorIs(t, err, store.ErrNotFound, "new userName of a failed rename")
-		_, err = tx.GetUserByExternalID(ctx, renamedAlice.ExternalID)
-		assert.ErrorIs(t, err, store.ErrNotFound, "new externalId of a failed rename")
+		assert.Empty(t, usersByExt(t, ctx, tx, renamedAlice.ExternalID), "new externalId of a failed rename")
+		assert.Empty(t, usersByExt(t, ctx, tx, bob.ExternalID), "externalId of a user of a failed Update")
 		_, err = tx.GetGroup(ctx, ops.ID)
 		assert.ErrorIs(t, err, store.ErrNotFound, "group of a failed Update")
 		_, err = tx.GetGroupByDisplayName(ctx, renamedGroup.DisplayName)
@@ -227,9 +229,11 @@ func testTxReadYourWrites(t *testing.T, s store.Store) {
 		got, err = tx.GetUser(ctx, bob.ID)
 		require.NoError(t, err)
 		assertUser(t, bob, got)
-		got, err = tx.GetUserByExternalID(ctx, "ext-bob")
+		byExt, err := tx.UsersByExternalID(ctx, "ext-bob")
 		require.NoError(t, err)
-		assert.Equal(t, bob.ID, got.ID)
+		if assert.Len(t, byExt, 1, "UsersByExternalID of a user created in the same Update") {
+			assertUser(t, bob, byExt[0])
+		}
 		n, err := tx.CountUsers(ctx, store.UserFilter{})
 		require.NoError(t, err)
 		assert.Equal(t, 2, n)
@@ -240,8 +244,8 @@ func testTxReadYourWrites(t *testing.T, s store.Store) {
 		require.NoError(t, tx.UpdateUser(ctx, renamed))
 		_, err = tx.GetUserByUserName(ctx, f.user.UserName)
 		assert.ErrorIs(t, err, store.ErrNotFound, "old userName after a rename in the same Update")
-		_, err = tx.GetUserByExternalID(ctx, f.user.ExternalID)
-		assert.ErrorIs(t, err, store.ErrNotFound, "old externalId after a rename in the same Update")
+		assert.Empty(t, usersByExt(t, ctx, tx, f.user.ExternalID), "old externalId after a rename in the same Update")
+		assert.Equal(t, []string{f.user.ID}, usersByExt(t, ctx, tx, renamed.ExternalID), "new externalId after a rename in the same Update")
 		got, err = tx.GetUserByUserName(ctx, renamed.UserName)
 		require.NoError(t, err)
 		assertUser(t, renamed, got)
@@ -284,6 +288,9 @@ func testTxReadYourWrites(t *testing.T, s store.Store) {
 				assert.Equal(t, id, got.ID, name)
 			}
 		}
+		assert.Equal(t, []string{bob.ID}, usersByExt(t, ctx, tx, bob.ExternalID), "UsersByExternalID after commit")
+		assert.Equal(t, []string{f.user.ID}, usersByExt(t, ctx, tx, renamed.ExternalID), "new externalId after commit")
+		assert.Empty(t, usersByExt(t, ctx, tx, f.user.ExternalID), "old externalId after commit")
 		g, err := tx.GetGroupByDisplayName(ctx, f.group.DisplayName)
 		require.NoError(t, err)
 		assert.Equal(t, "group-3", g.ID)
