@@ -80,6 +80,6 @@ func TestUserFilterShape(t *testing.T) {
 	for f := range typ.Fields() {
 		names = append(names, f.Name)
 	}
-	assert.Equal(t, []string{"Active", "IncludeDeleted"}, names,
+	assert.Equal(t, []string{"Active", "Seat", "IncludeDeleted"}, names,
 		"store.UserFilter changed: update counts.count and ListUsers in memstore")
 }

@@ -25,7 +25,8 @@
 // Update is therefore proportional to what fn reads and writes, not to the size of the team
 // (the IDs an Update creates are sorted once, when a list needs them or at commit, so an
 // Update creating k users costs O(k log k)). The exceptions are inherent: DeleteGroup costs
-// O(members) at commit, and lists cost what they cost in a View.
+// O(members) at commit, DeleteUser O(groups of the user), and lists cost what they cost in a
+// View.
 //
 // fn runs exactly once. If fn panics, the panic propagates and nothing is written.
 //
@@ -34,10 +35,12 @@
 // Lookups by ID, folded userName, displayName and digest are map lookups. UsersByExternalID
 // is a map lookup that collects and sorts the IDs sharing the externalId: O(k log k) for k
 // such users, whatever the size of the team.
-// CountUsers is O(1) (the team keeps a count per Active/Deleted combination). ListUsers and
-// ListGroups walk the IDs in order (kept in an idList), so a page costs O(offset + limit) plus
-// the users a filter skips. ListMembers sorts the group's member IDs on every call,
-// O(m log m) for m members; GroupsOf sorts the user's group IDs.
+// CountUsers is O(1) (the team keeps a count per Deleted/Active/Seat combination). ListUsers
+// and ListGroups walk the IDs in order (kept in an idList), so a page costs O(offset + limit)
+// plus the users a filter skips. ListMembers sorts the group's member IDs on every call,
+// O(m log m) for m members; GroupsOf sorts the user's group IDs. Overage records and jobs are
+// few (one per seat beyond the licence, one per pending hook call): ListOverages and ListJobs
+// sort what they return, and TeamsWithJobs visits every team.
 //
 // # Values
 //
@@ -98,11 +101,14 @@ type team struct {
 
 	members  map[string]map[string]struct{} // group ID → member user IDs
 	memberOf map[string]map[string]struct{} // user ID → group IDs
+
+	overages map[string]store.Overage // by ID
+	jobs     map[string]store.Job     // by ID
 }
 
-// counts holds the number of users in each [Deleted][Active] combination; all of
-// store.UserFilter's fields select on those two flags, so any filter's count is a sum of cells.
-type counts [2][2]int
+// counts holds the number of users in each [Deleted][Active][Seat] combination; all of
+// store.UserFilter's fields select on those flags, so any filter's count is a sum of cells.
+type counts [2][2][2]int
 
 func b2i(b bool) int {
 	if b {
@@ -113,7 +119,7 @@ func b2i(b bool) int {
 
 // add adds n to u's cell.
 func (c *counts) add(u store.User, n int) {
-	c[b2i(u.Deleted)][b2i(u.Active)] += n
+	c[b2i(u.Deleted)][b2i(u.Active)][b2i(u.Seat)] += n
 }
 
 // count returns the number of users f matches, counting c plus delta.
@@ -121,12 +127,25 @@ func (c *counts) count(delta *counts, f store.UserFilter) int {
 	n := 0
 	for d := range 2 {
 		for a := range 2 {
-			if f.Matches(store.User{Deleted: d == 1, Active: a == 1}) {
-				n += c[d][a] + delta[d][a]
+			for st := range 2 {
+				if f.Matches(store.User{Deleted: d == 1, Active: a == 1, Seat: st == 1}) {
+					n += c[d][a][st] + delta[d][a][st]
+				}
 			}
 		}
 	}
 	return n
+}
+
+// merge adds delta to c.
+func (c *counts) merge(delta *counts) {
+	for d := range 2 {
+		for a := range 2 {
+			for st := range 2 {
+				c[d][a][st] += delta[d][a][st]
+			}
+		}
+	}
 }
 
 // Errors that are not store sentinels.
@@ -152,6 +171,7 @@ func ms(t time.Time) time.Time { return t.Truncate(time.Millisecond).UTC() }
 
 func copyTeam(t store.Team) store.Team {
 	t.SSOMethods = slices.Clone(t.SSOMethods)
+	t.VerifiedDomains = slices.Clone(t.VerifiedDomains)
 	return t
 }
 
@@ -163,6 +183,7 @@ func normTeam(t store.Team) store.Team {
 
 func copyUser(u store.User) store.User {
 	u.Roles = slices.Clone(u.Roles)
+	u.Emails = slices.Clone(u.Emails)
 	return u
 }
 
@@ -173,10 +194,34 @@ func normUser(u store.User) store.User {
 	return u
 }
 
+func copyGroup(g store.Group) store.Group {
+	g.Roles = slices.Clone(g.Roles)
+	return g
+}
+
 func normGroup(g store.Group) store.Group {
+	g = copyGroup(g)
 	g.Created = ms(g.Created)
 	g.LastModified = ms(g.LastModified)
 	return g
+}
+
+func normOverage(o store.Overage) store.Overage {
+	o.Added = ms(o.Added)
+	o.Released = ms(o.Released)
+	return o
+}
+
+func copyJob(j store.Job) store.Job {
+	j.Data = slices.Clone(j.Data)
+	return j
+}
+
+func normJob(j store.Job) store.Job {
+	j = copyJob(j)
+	j.Created = ms(j.Created)
+	j.NextAttempt = ms(j.NextAttempt)
+	return j
 }
 
 func normKey(k store.APIKey) store.APIKey {
@@ -210,6 +255,8 @@ func (s *Store) CreateTeam(ctx context.Context, t store.Team) error {
 		groupByName: make(map[string]string),
 		members:     make(map[string]map[string]struct{}),
 		memberOf:    make(map[string]map[string]struct{}),
+		overages:    make(map[string]store.Overage),
+		jobs:        make(map[string]store.Job),
 	}
 	return nil
 }
@@ -226,6 +273,30 @@ func (s *Store) LookupKey(ctx context.Context, digest [32]byte) (store.APIKey, e
 		return store.APIKey{}, fmt.Errorf("memstore: key digest: %w", store.ErrNotFound)
 	}
 	return k, nil
+}
+
+// TeamsWithJobs implements store.Store. It visits every team, taking each team's read lock.
+func (s *Store) TeamsWithJobs(ctx context.Context) ([]string, error) {
+	if err := ctxErr(ctx); err != nil {
+		return nil, err
+	}
+	s.mu.RLock()
+	teams := make([]*team, 0, len(s.teams))
+	for _, t := range s.teams {
+		teams = append(teams, t)
+	}
+	s.mu.RUnlock()
+	var ids []string
+	for _, t := range teams {
+		t.mu.RLock()
+		n := len(t.jobs)
+		t.mu.RUnlock()
+		if n > 0 {
+			ids = append(ids, t.id)
+		}
+	}
+	slices.Sort(ids)
+	return ids, nil
 }
 
 func (s *Store) team(teamID string) (*team, error) {
@@ -282,7 +353,7 @@ func (s *Store) Update(ctx context.Context, teamID string, fn func(ctx context.C
 		s:           s,
 		t:           t,
 		write:       true,
-		users:       make(map[string]store.User),
+		users:       make(map[string]*store.User),
 		userByName:  make(map[string]string),
 		userByExt:   make(map[string]map[string]bool),
 		groups:      make(map[string]*store.Group),
@@ -290,6 +361,8 @@ func (s *Store) Update(ctx context.Context, teamID string, fn func(ctx context.C
 		members:     make(map[string]*memberDelta),
 		keys:        make(map[string]*store.APIKey),
 		digests:     make(map[[32]byte]string),
+		overages:    make(map[string]*store.Overage),
+		jobs:        make(map[string]*store.Job),
 	}
 	err = func() error {
 		defer x.closed.Store(true)
@@ -320,8 +393,8 @@ type tx struct {
 
 	rec *store.Team // the team record, if updated
 
-	users      map[string]store.User // created or updated users (users are never removed)
-	newUserIDs idSet                 // IDs of created users
+	users      map[string]*store.User // created, updated or (nil) deleted users
+	newUserIDs idSet                  // IDs of created users that the team does not have (some may be deleted again)
 	userByName map[string]string
 	userByExt  map[string]map[string]bool // ExternalID → user ID → has it after the transaction
 	userDelta  counts
@@ -334,6 +407,9 @@ type tx struct {
 
 	keys    map[string]*store.APIKey
 	digests map[[32]byte]string // digest → key ID of this team
+
+	overages map[string]*store.Overage // created or updated overage records
+	jobs     map[string]*store.Job     // created, updated or (nil) deleted jobs
 }
 
 // memberDelta is a transaction's change to one group's memberships.
@@ -368,7 +444,10 @@ func (x *tx) team() store.Team {
 
 func (x *tx) user(id string) (store.User, bool) {
 	if u, ok := x.users[id]; ok {
-		return u, true
+		if u == nil {
+			return store.User{}, false
+		}
+		return *u, true
 	}
 	u, ok := x.t.users[id]
 	return u, ok
@@ -603,8 +682,11 @@ func (x *tx) CreateUser(ctx context.Context, u store.User) error {
 		return fmt.Errorf("memstore: user %q: userName %q: %w", u.ID, u.UserName, store.ErrConflict)
 	}
 	u = normUser(u)
-	x.users[u.ID] = u
-	x.newUserIDs.add(u.ID)
+	_, live := x.t.users[u.ID]
+	if _, seen := x.users[u.ID]; !live && !seen {
+		x.newUserIDs.add(u.ID)
+	}
+	x.users[u.ID] = &u
 	x.userByName[folded] = u.ID
 	x.setExt(u.ExternalID, u.ID, true)
 	x.userDelta.add(u, 1)
@@ -679,7 +761,27 @@ func (x *tx) UpdateUser(ctx context.Context, u store.User) error {
 	}
 	x.userDelta.add(old, -1)
 	x.userDelta.add(u, 1)
-	x.users[u.ID] = u
+	x.users[u.ID] = &u
+	return nil
+}
+
+// DeleteUser implements store.Tx. It costs O(g) for the g groups of the user.
+func (x *tx) DeleteUser(ctx context.Context, id string) error {
+	if err := x.check(ctx, true); err != nil {
+		return err
+	}
+	old, ok := x.user(id)
+	if !ok {
+		return fmt.Errorf("memstore: user %q: %w", id, store.ErrNotFound)
+	}
+	groups := x.groupsOf(id)
+	for _, g := range groups {
+		x.delta(g).set[id] = false
+	}
+	x.userByName[store.Fold(old.UserName)] = ""
+	x.setExt(old.ExternalID, id, false)
+	x.userDelta.add(old, -1)
+	x.users[id] = nil // ListUsers skips it; it may stay in newUserIDs
 	return nil
 }
 
@@ -700,8 +802,8 @@ func (x *tx) ListUsers(ctx context.Context, f store.UserFilter, o store.ListOpti
 	}
 	items := make([]store.User, 0, want)
 	for id := range ascend(&x.t.userIDs, x.newUserIDs.sorted()) {
-		u, _ := x.user(id)
-		if !f.Matches(u) {
+		u, ok := x.user(id)
+		if !ok || !f.Matches(u) {
 			continue
 		}
 		if skip > 0 {
@@ -759,7 +861,7 @@ func (x *tx) GetGroup(ctx context.Context, id string) (store.Group, error) {
 	if !ok {
 		return store.Group{}, fmt.Errorf("memstore: group %q: %w", id, store.ErrNotFound)
 	}
-	return g, nil
+	return copyGroup(g), nil
 }
 
 // GetGroupByDisplayName implements store.Tx.
@@ -769,7 +871,7 @@ func (x *tx) GetGroupByDisplayName(ctx context.Context, displayName string) (sto
 	}
 	if id, ok := lookupIndex(x.groupByName, x.t.groupByName, displayName); ok {
 		if g, ok := x.group(id); ok {
-			return g, nil
+			return copyGroup(g), nil
 		}
 	}
 	return store.Group{}, fmt.Errorf("memstore: group displayName %q: %w", displayName, store.ErrNotFound)
@@ -844,7 +946,7 @@ func (x *tx) ListGroups(ctx context.Context, o store.ListOptions) (store.Page[st
 			skip--
 			continue
 		}
-		items = append(items, g)
+		items = append(items, copyGroup(g))
 		if len(items) == want {
 			break
 		}
@@ -941,6 +1043,11 @@ func (x *tx) GroupsOf(ctx context.Context, userID string) ([]string, error) {
 	if err := x.check(ctx, false); err != nil {
 		return nil, err
 	}
+	return x.groupsOf(userID), nil
+}
+
+// groupsOf returns the IDs of the groups userID is a member of after the transaction's writes.
+func (x *tx) groupsOf(userID string) []string {
 	live := x.t.memberOf[userID]
 	out := make([]string, 0, len(live))
 	for g := range live {
@@ -954,6 +1061,151 @@ func (x *tx) GroupsOf(ctx context.Context, userID string) ([]string, error) {
 		}
 	}
 	slices.Sort(out)
+	return out
+}
+
+// ---- overage records ----
+
+func (x *tx) overage(id string) (store.Overage, bool) {
+	if o, ok := x.overages[id]; ok {
+		return *o, true
+	}
+	o, ok := x.t.overages[id]
+	return o, ok
+}
+
+// CreateOverage implements store.Tx.
+func (x *tx) CreateOverage(ctx context.Context, o store.Overage) error {
+	if err := x.check(ctx, true); err != nil {
+		return err
+	}
+	if o.ID == "" {
+		return errors.New("memstore: overage record has no ID")
+	}
+	if _, ok := x.overage(o.ID); ok {
+		return fmt.Errorf("memstore: overage %q: %w", o.ID, store.ErrConflict)
+	}
+	o = normOverage(o)
+	x.overages[o.ID] = &o
+	return nil
+}
+
+// UpdateOverage implements store.Tx.
+func (x *tx) UpdateOverage(ctx context.Context, o store.Overage) error {
+	if err := x.check(ctx, true); err != nil {
+		return err
+	}
+	if _, ok := x.overage(o.ID); !ok {
+		return fmt.Errorf("memstore: overage %q: %w", o.ID, store.ErrNotFound)
+	}
+	o = normOverage(o)
+	x.overages[o.ID] = &o
+	return nil
+}
+
+// ListOverages implements store.Tx. It costs O(r log r) for the team's r overage records.
+func (x *tx) ListOverages(ctx context.Context, f store.OverageFilter, o store.ListOptions) (store.Page[store.Overage], error) {
+	if err := x.check(ctx, false); err != nil {
+		return store.Page[store.Overage]{}, err
+	}
+	all := make([]store.Overage, 0, len(x.t.overages)+len(x.overages))
+	for id, r := range x.t.overages {
+		if _, ok := x.overages[id]; !ok && f.Matches(r) {
+			all = append(all, r)
+		}
+	}
+	for _, r := range x.overages {
+		if f.Matches(*r) {
+			all = append(all, *r)
+		}
+	}
+	slices.SortFunc(all, func(a, b store.Overage) int { return cmp.Compare(a.ID, b.ID) })
+	return pageSlice(all, o), nil
+}
+
+// pageSlice returns the page o selects of items, a sorted slice the caller owns.
+func pageSlice[T any](items []T, o store.ListOptions) store.Page[T] {
+	total := len(items)
+	lo := min(max(o.Offset, 0), total)
+	hi := total
+	if o.Limit > 0 {
+		hi = min(lo+o.Limit, total)
+	}
+	return store.Page[T]{Items: items[lo:hi:hi], Total: total}
+}
+
+// ---- jobs ----
+
+func (x *tx) job(id string) (store.Job, bool) {
+	if j, ok := x.jobs[id]; ok {
+		if j == nil {
+			return store.Job{}, false
+		}
+		return *j, true
+	}
+	j, ok := x.t.jobs[id]
+	return j, ok
+}
+
+// CreateJob implements store.Tx.
+func (x *tx) CreateJob(ctx context.Context, j store.Job) error {
+	if err := x.check(ctx, true); err != nil {
+		return err
+	}
+	if j.ID == "" {
+		return errors.New("memstore: job has no ID")
+	}
+	if _, ok := x.job(j.ID); ok {
+		return fmt.Errorf("memstore: job %q: %w", j.ID, store.ErrConflict)
+	}
+	j = normJob(j)
+	x.jobs[j.ID] = &j
+	return nil
+}
+
+// UpdateJob implements store.Tx.
+func (x *tx) UpdateJob(ctx context.Context, j store.Job) error {
+	if err := x.check(ctx, true); err != nil {
+		return err
+	}
+	if _, ok := x.job(j.ID); !ok {
+		return fmt.Errorf("memstore: job %q: %w", j.ID, store.ErrNotFound)
+	}
+	j = normJob(j)
+	x.jobs[j.ID] = &j
+	return nil
+}
+
+// DeleteJob implements store.Tx.
+func (x *tx) DeleteJob(ctx context.Context, id string) error {
+	if err := x.check(ctx, true); err != nil {
+		return err
+	}
+	if _, ok := x.job(id); !ok {
+		return fmt.Errorf("memstore: job %q: %w", id, store.ErrNotFound)
+	}
+	x.jobs[id] = nil
+	return nil
+}
+
+// ListJobs implements store.Tx. It costs O(j log j) for the team's j jobs.
+func (x *tx) ListJobs(ctx context.Context, userID string) ([]store.Job, error) {
+	if err := x.check(ctx, false); err != nil {
+		return nil, err
+	}
+	out := make([]store.Job, 0, len(x.t.jobs)+len(x.jobs))
+	keep := func(j store.Job) bool { return userID == "" || j.UserID == userID }
+	for id, j := range x.t.jobs {
+		if _, ok := x.jobs[id]; !ok && keep(j) {
+			out = append(out, copyJob(j))
+		}
+	}
+	for _, j := range x.jobs {
+		if j != nil && keep(*j) {
+			out = append(out, copyJob(*j))
+		}
+	}
+	slices.SortFunc(out, func(a, b store.Job) int { return cmp.Compare(a.ID, b.ID) })
 	return out, nil
 }
 
@@ -974,10 +1226,17 @@ func (x *tx) commit() error {
 	}
 
 	for id, u := range x.users {
-		t.users[id] = u
-	}
-	for _, id := range x.newUserIDs.ids {
-		t.userIDs.Insert(id)
+		if u == nil {
+			if _, ok := t.users[id]; ok {
+				delete(t.users, id)
+				t.userIDs.Remove(id)
+			}
+			continue
+		}
+		if _, ok := t.users[id]; !ok {
+			t.userIDs.Insert(id)
+		}
+		t.users[id] = *u
 	}
 	applyIndex(t.userByName, x.userByName)
 	for ext, d := range x.userByExt {
@@ -989,11 +1248,7 @@ func (x *tx) commit() error {
 			}
 		}
 	}
-	for d := range 2 {
-		for a := range 2 {
-			t.userCounts[d][a] += x.userDelta[d][a]
-		}
-	}
+	t.userCounts.merge(&x.userDelta)
 
 	for id, g := range x.groups {
 		if g == nil {
@@ -1023,6 +1278,17 @@ func (x *tx) commit() error {
 				unlink(t.members, g, u)
 				unlink(t.memberOf, u, g)
 			}
+		}
+	}
+
+	for id, o := range x.overages {
+		t.overages[id] = *o
+	}
+	for id, j := range x.jobs {
+		if j == nil {
+			delete(t.jobs, id)
+		} else {
+			t.jobs[id] = *j
 		}
 	}
 	return nil

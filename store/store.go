@@ -16,8 +16,23 @@
 // # Values and order
 //
 // Values passed in and returned are copies: changing a returned User never changes the store.
-// Lists have a stable order (users and groups by ID, members by user ID) so that offset paging
-// visits every record exactly once. Times are truncated to the millisecond and returned in UTC.
+// Lists have a stable order (users, groups, overage records and jobs by ID, members by user ID)
+// so that offset paging visits every record exactly once. Times are truncated to the
+// millisecond and returned in UTC.
+//
+// # Derived fields
+//
+// Some fields are decisions of the root package that a store only keeps and indexes:
+// User.Seat (the member holds a paid seat), User.ViaGroups (the member's only route into the
+// team is group membership), User.Pending (an invitation not yet accepted). A store never
+// computes them; it counts users by Seat (UserFilter.Seat) so that a seat count is one call.
+//
+// # Jobs and overage records
+//
+// A Job is a host hook call (a workspace hand-over, for example) that the root package commits
+// in the same Update as the change that needs it and deletes once the hook succeeds, so that a
+// crash between the commit and the call loses nothing. An Overage records a seat admitted
+// beyond a team's licence, for billing. Both are plain records to a store.
 //
 // # Uniqueness
 //
@@ -77,6 +92,10 @@ type Store interface {
 	// wrapping ErrNotFound if the team does not exist, and fn's error otherwise.
 	View(ctx context.Context, teamID string, fn func(ctx context.Context, tx Tx) error) error
 
+	// TeamsWithJobs returns the IDs, in ascending order, of the teams that have at least one
+	// Job, so that pending hook calls can be retried without reading every team.
+	TeamsWithJobs(ctx context.Context) ([]string, error)
+
 	// Update runs fn with a read-write transaction on team teamID and commits fn's writes
 	// if and only if fn returns nil. Updates of one team are serialised. fn may run more
 	// than once. It returns an error wrapping ErrNotFound if the team does not exist.
@@ -120,6 +139,11 @@ type Tx interface {
 	// UpdateUser replaces a stored user (matched by ID). ErrNotFound if absent;
 	// ErrConflict if the new folded userName belongs to another user.
 	UpdateUser(ctx context.Context, u User) error
+	// DeleteUser removes a user and all of their group memberships, and frees their
+	// userName; it is the removal of a member from the team (SCIM's DELETE only hides a user,
+	// see User.Deleted). Jobs and overage records that name the user are kept. The caller never
+	// reuses the ID. ErrNotFound if absent.
+	DeleteUser(ctx context.Context, id string) error
 	// ListUsers returns the users matching f, ordered by ID, paged by o, with the total
 	// number of matches.
 	ListUsers(ctx context.Context, f UserFilter, o ListOptions) (Page[User], error)
@@ -153,6 +177,24 @@ type Tx interface {
 	ListMembers(ctx context.Context, groupID string, o ListOptions) (Page[string], error)
 	// GroupsOf returns the IDs, ordered, of the groups the user is a member of.
 	GroupsOf(ctx context.Context, userID string) ([]string, error)
+
+	// CreateOverage stores a new overage record. ErrConflict if the ID exists.
+	CreateOverage(ctx context.Context, o Overage) error
+	// UpdateOverage replaces a stored overage record (matched by ID). ErrNotFound if absent.
+	UpdateOverage(ctx context.Context, o Overage) error
+	// ListOverages returns the overage records f selects, ordered by ID, paged by o, with
+	// the total number of matches.
+	ListOverages(ctx context.Context, f OverageFilter, o ListOptions) (Page[Overage], error)
+
+	// CreateJob stores a new job. ErrConflict if the ID exists.
+	CreateJob(ctx context.Context, j Job) error
+	// UpdateJob replaces a stored job (matched by ID). ErrNotFound if absent.
+	UpdateJob(ctx context.Context, j Job) error
+	// DeleteJob removes a job. ErrNotFound if absent.
+	DeleteJob(ctx context.Context, id string) error
+	// ListJobs returns the team's jobs for the user userID, or every job of the team when
+	// userID is empty, ordered by ID.
+	ListJobs(ctx context.Context, userID string) ([]Job, error)
 }
 
 // ListOptions pages a list. Offset is 0-based; Limit <= 0 means no limit.
@@ -172,6 +214,8 @@ type Page[T any] struct {
 type UserFilter struct {
 	// Active, when non-nil, selects users whose Active equals *Active.
 	Active *bool
+	// Seat, when non-nil, selects users whose Seat equals *Seat.
+	Seat *bool
 	// IncludeDeleted also selects users with Deleted set.
 	IncludeDeleted bool
 }
@@ -181,19 +225,40 @@ func (f UserFilter) Matches(u User) bool {
 	if u.Deleted && !f.IncludeDeleted {
 		return false
 	}
-	return f.Active == nil || *f.Active == u.Active
+	return (f.Active == nil || *f.Active == u.Active) && (f.Seat == nil || *f.Seat == u.Seat)
+}
+
+// OverageFilter selects overage records. The zero value selects all of them.
+type OverageFilter struct {
+	// Open selects only the records whose Released is zero.
+	Open bool
+}
+
+// Matches reports whether o is selected by f.
+func (f OverageFilter) Matches(o Overage) bool {
+	return !f.Open || o.Released.IsZero()
 }
 
 // Team is a tenant: the unit that owns users, groups and SCIM API keys.
 type Team struct {
 	ID   string
 	Name string
+	// Plan names the team's plan as the host calls it (for example "enterprise"); the root
+	// package decides which plans include SCIM.
+	Plan string
 	// SSOMethods names the single sign-on methods configured for the team (for example
 	// "saml"). SCIM can be enabled only with SSO configured.
 	SSOMethods []string
 	// SCIMEnabled is the team's SCIM provisioning switch.
 	SCIMEnabled bool
-	Created     time.Time
+	// VerifiedDomains are the email domains the team has proven it owns, in lower case.
+	VerifiedDomains []string
+	// DomainCapture consolidates every account on a verified domain into the team.
+	DomainCapture bool
+	// JIT turns on SSO just-in-time provisioning: a person who signs in through the team's
+	// identity provider joins the team.
+	JIT     bool
+	Created time.Time
 }
 
 // KeyStatus is the state of an API key.
@@ -244,7 +309,16 @@ type User struct {
 	Deleted bool
 	// Managed is true for members provisioned (or adopted) through SCIM.
 	Managed bool
-	// Roles are the member's team roles (for example "developer").
+	// Pending is true for a member who was invited and has not accepted yet.
+	Pending bool
+	// Seat is true while the member holds a paid seat (decided by the root package).
+	Seat bool
+	// ViaGroups is true when the member's only route into the team is membership of SCIM
+	// groups (provisioned with groups, not on their own), so that deleting their last group
+	// deactivates them. The zero value is the safe one: a route of their own.
+	ViaGroups bool
+	// Roles are the member's own team roles (for example "developer"); groups may grant
+	// more (Group.Roles).
 	Roles        []string
 	Created      time.Time
 	LastModified time.Time
@@ -262,10 +336,45 @@ type Email struct {
 // Group is a team's user group. Its members are stored apart (AddMembers, ListMembers) so that
 // membership changes cost O(changes).
 type Group struct {
-	ID           string
-	DisplayName  string
-	ExternalID   string
+	ID          string
+	DisplayName string
+	ExternalID  string
+	// Roles are the team roles the group grants its members.
+	Roles        []string
 	Created      time.Time
 	LastModified time.Time
 	Version      int64
+}
+
+// Overage records one seat admitted beyond the team's licence (Auto-Flex, True-up), for the
+// host's billing.
+type Overage struct {
+	ID     string
+	UserID string
+	// Policy names the seat policy that admitted the seat (for example "autoflex").
+	Policy string
+	// Added is when the seat was admitted.
+	Added time.Time
+	// Released is when the team went back within its licence for this seat (zero: it has
+	// not).
+	Released time.Time
+}
+
+// Job is a host hook call that must run after the change that needs it has committed (for
+// example the workspace hand-over of a deactivation). The root package creates it in the
+// change's Update and deletes it once the hook has succeeded.
+type Job struct {
+	ID     string
+	UserID string
+	// Kind names the hook (for example "workspaces.deactivate").
+	Kind string
+	// Data is what the hook needs, encoded by the root package; stores keep it verbatim.
+	Data []byte
+	// Attempts counts the calls made so far.
+	Attempts int
+	// LastError is the error of the last failed attempt.
+	LastError string
+	Created   time.Time
+	// NextAttempt is the earliest time of the next attempt (zero: now).
+	NextAttempt time.Time
 }

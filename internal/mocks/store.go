@@ -118,6 +118,45 @@ func (c *MockStoreLookupKeyCall) DoAndReturn(f func(context.Context, [32]byte) (
 	return c
 }
 
+// TeamsWithJobs mocks base method.
+func (m *MockStore) TeamsWithJobs(ctx context.Context) ([]string, error) {
+	m.ctrl.T.Helper()
+	ret := m.ctrl.Call(m, "TeamsWithJobs", ctx)
+	ret0, _ := ret[0].([]string)
+	ret1, _ := ret[1].(error)
+	return ret0, ret1
+}
+
+// TeamsWithJobs indicates an expected call of TeamsWithJobs.
+func (mr *MockStoreMockRecorder) TeamsWithJobs(ctx any) *MockStoreTeamsWithJobsCall {
+	mr.mock.ctrl.T.Helper()
+	call := mr.mock.ctrl.RecordCallWithMethodType(mr.mock, "TeamsWithJobs", reflect.TypeOf((*MockStore)(nil).TeamsWithJobs), ctx)
+	return &MockStoreTeamsWithJobsCall{Call: call}
+}
+
+// MockStoreTeamsWithJobsCall wrap *gomock.Call
+type MockStoreTeamsWithJobsCall struct {
+	*gomock.Call
+}
+
+// Return rewrite *gomock.Call.Return
+func (c *MockStoreTeamsWithJobsCall) Return(arg0 []string, arg1 error) *MockStoreTeamsWithJobsCall {
+	c.Call = c.Call.Return(arg0, arg1)
+	return c
+}
+
+// Do rewrite *gomock.Call.Do
+func (c *MockStoreTeamsWithJobsCall) Do(f func(context.Context) ([]string, error)) *MockStoreTeamsWithJobsCall {
+	c.Call = c.Call.Do(f)
+	return c
+}
+
+// DoAndReturn rewrite *gomock.Call.DoAndReturn
+func (c *MockStoreTeamsWithJobsCall) DoAndReturn(f func(context.Context) ([]string, error)) *MockStoreTeamsWithJobsCall {
+	c.Call = c.Call.DoAndReturn(f)
+	return c
+}
+
 // Update mocks base method.
 func (m *MockStore) Update(ctx context.Context, teamID string, fn func(context.Context, store.Tx) error) error {
 	m.ctrl.T.Helper()
@@ -334,6 +373,44 @@ func (c *MockTxCreateGroupCall) DoAndReturn(f func(context.Context, store.Group)
 	return c
 }
 
+// CreateJob mocks base method.
+func (m *MockTx) CreateJob(ctx context.Context, j store.Job) error {
+	m.ctrl.T.Helper()
+	ret := m.ctrl.Call(m, "CreateJob", ctx, j)
+	ret0, _ := ret[0].(error)
+	return ret0
+}
+
+// CreateJob indicates an expected call of CreateJob.
+func (mr *MockTxMockRecorder) CreateJob(ctx, j any) *MockTxCreateJobCall {
+	mr.mock.ctrl.T.Helper()
+	call := mr.mock.ctrl.RecordCallWithMethodType(mr.mock, "CreateJob", reflect.TypeOf((*MockTx)(nil).CreateJob), ctx, j)
+	return &MockTxCreateJobCall{Call: call}
+}
+
+// MockTxCreateJobCall wrap *gomock.Call
+type MockTxCreateJobCall struct {
+	*gomock.Call
+}
+
+// Return rewrite *gomock.Call.Return
+func (c *MockTxCreateJobCall) Return(arg0 error) *MockTxCreateJobCall {
+	c.Call = c.Call.Return(arg0)
+	return c
+}
+
+// Do rewrite *gomock.Call.Do
+func (c *MockTxCreateJobCall) Do(f func(context.Context, store.Job) error) *MockTxCreateJobCall {
+	c.Call = c.Call.Do(f)
+	return c
+}
+
+// DoAndReturn rewrite *gomock.Call.DoAndReturn
+func (c *MockTxCreateJobCall) DoAndReturn(f func(context.Context, store.Job) error) *MockTxCreateJobCall {
+	c.Call = c.Call.DoAndReturn(f)
+	return c
+}
+
 // CreateKey mocks base method.
 func (m *MockTx) CreateKey(ctx context.Context, k store.APIKey) error {
 	m.ctrl.T.Helper()
@@ -368,6 +445,44 @@ func (c *MockTxCreateKeyCall) Do(f func(context.Context, store.APIKey) error) *M
 
 // DoAndReturn rewrite *gomock.Call.DoAndReturn
 func (c *MockTxCreateKeyCall) DoAndReturn(f func(context.Context, store.APIKey) error) *MockTxCreateKeyCall {
+	c.Call = c.Call.DoAndReturn(f)
+	return c
+}
+
+// CreateOverage mocks base method.
+func (m *MockTx) CreateOverage(ctx context.Context, o store.Overage) error {
+	m.ctrl.T.Helper()
+	ret := m.ctrl.Call(m, "CreateOverage", ctx, o)
+	ret0, _ := ret[0].(error)
+	return ret0
+}
+
+// CreateOverage indicates an expected call of CreateOverage.
+func (mr *MockTxMockRecorder) CreateOverage(ctx, o any) *MockTxCreateOverageCall {
+	mr.mock.ctrl.T.Helper()
+	call := mr.mock.ctrl.RecordCallWithMethodType(mr.mock, "CreateOverage", reflect.TypeOf((*MockTx)(nil).CreateOverage), ctx, o)
+	return &MockTxCreateOverageCall{Call: call}
+}
+
+// MockTxCreateOverageCall wrap *gomock.Call
+type MockTxCreateOverageCall struct {
+	*gomock.Call
+}
+
+// Return rewrite *gomock.Call.Return
+func (c *MockTxCreateOverageCall) Return(arg0 error) *MockTxCreateOverageCall {
+	c.Call = c.Call.Return(arg0)
+	return c
+}
+
+// Do rewrite *gomock.Call.Do
+func (c *MockTxCreateOverageCall) Do(f func(context.Context, store.Overage) error) *MockTxCreateOverageCall {
+	c.Call = c.Call.Do(f)
+	return c
+}
+
+// DoAndReturn rewrite *gomock.Call.DoAndReturn
+func (c *MockTxCreateOverageCall) DoAndReturn(f func(context.Context, store.Overage) error) *MockTxCreateOverageCall {
 	c.Call = c.Call.DoAndReturn(f)
 	return c
 }
@@ -448,6 +563,44 @@ func (c *MockTxDeleteGroupCall) DoAndReturn(f func(context.Context, string) erro
 	return c
 }
 
+// DeleteJob mocks base method.
+func (m *MockTx) DeleteJob(ctx context.Context, id string) error {
+	m.ctrl.T.Helper()
+	ret := m.ctrl.Call(m, "DeleteJob", ctx, id)
+	ret0, _ := ret[0].(error)
+	return ret0
+}
+
+// DeleteJob indicates an expected call of DeleteJob.
+func (mr *MockTxMockRecorder) DeleteJob(ctx, id any) *MockTxDeleteJobCall {
+	mr.mock.ctrl.T.Helper()
+	call := mr.mock.ctrl.RecordCallWithMethodType(mr.mock, "DeleteJob", reflect.TypeOf((*MockTx)(nil).DeleteJob), ctx, id)
+	return &MockTxDeleteJobCall{Call: call}
+}
+
+// MockTxDeleteJobCall wrap *gomock.Call
+type MockTxDeleteJobCall struct {
+	*gomock.Call
+}
+
+// Return rewrite *gomock.Call.Return
+func (c *MockTxDeleteJobCall) Return(arg0 error) *MockTxDeleteJobCall {
+	c.Call = c.Call.Return(arg0)
+	return c
+}
+
+// Do rewrite *gomock.Call.Do
+func (c *MockTxDeleteJobCall) Do(f func(context.Context, string) error) *MockTxDeleteJobCall {
+	c.Call = c.Call.Do(f)
+	return c
+}
+
+// DoAndReturn rewrite *gomock.Call.DoAndReturn
+func (c *MockTxDeleteJobCall) DoAndReturn(f func(context.Context, string) error) *MockTxDeleteJobCall {
+	c.Call = c.Call.DoAndReturn(f)
+	return c
+}
+
 // DeleteKey mocks base method.
 func (m *MockTx) DeleteKey(ctx context.Context, id string) error {
 	m.ctrl.T.Helper()
@@ -482,6 +635,44 @@ func (c *MockTxDeleteKeyCall) Do(f func(context.Context, string) error) *MockTxD
 
 // DoAndReturn rewrite *gomock.Call.DoAndReturn
 func (c *MockTxDeleteKeyCall) DoAndReturn(f func(context.Context, string) error) *MockTxDeleteKeyCall {
+	c.Call = c.Call.DoAndReturn(f)
+	return c
+}
+
+// DeleteUser mocks base method.
+func (m *MockTx) DeleteUser(ctx context.Context, id string) error {
+	m.ctrl.T.Helper()
+	ret := m.ctrl.Call(m, "DeleteUser", ctx, id)
+	ret0, _ := ret[0].(error)
+	return ret0
+}
+
+// DeleteUser indicates an expected call of DeleteUser.
+func (mr *MockTxMockRecorder) DeleteUser(ctx, id any) *MockTxDeleteUserCall {
+	mr.mock.ctrl.T.Helper()
+	call := mr.mock.ctrl.RecordCallWithMethodType(mr.mock, "DeleteUser", reflect.TypeOf((*MockTx)(nil).DeleteUser), ctx, id)
+	return &MockTxDeleteUserCall{Call: call}
+}
+
+// MockTxDeleteUserCall wrap *gomock.Call
+type MockTxDeleteUserCall struct {
+	*gomock.Call
+}
+
+// Return rewrite *gomock.Call.Return
+func (c *MockTxDeleteUserCall) Return(arg0 error) *MockTxDeleteUserCall {
+	c.Call = c.Call.Return(arg0)
+	return c
+}
+
+// Do rewrite *gomock.Call.Do
+func (c *MockTxDeleteUserCall) Do(f func(context.Context, string) error) *MockTxDeleteUserCall {
+	c.Call = c.Call.Do(f)
+	return c
+}
+
+// DoAndReturn rewrite *gomock.Call.DoAndReturn
+func (c *MockTxDeleteUserCall) DoAndReturn(f func(context.Context, string) error) *MockTxDeleteUserCall {
 	c.Call = c.Call.DoAndReturn(f)
 	return c
 }
@@ -759,6 +950,45 @@ func (c *MockTxListGroupsCall) DoAndReturn(f func(context.Context, store.ListOpt
 	return c
 }
 
+// ListJobs mocks base method.
+func (m *MockTx) ListJobs(ctx context.Context, userID string) ([]store.Job, error) {
+	m.ctrl.T.Helper()
+	ret := m.ctrl.Call(m, "ListJobs", ctx, userID)
+	ret0, _ := ret[0].([]store.Job)
+	ret1, _ := ret[1].(error)
+	return ret0, ret1
+}
+
+// ListJobs indicates an expected call of ListJobs.
+func (mr *MockTxMockRecorder) ListJobs(ctx, userID any) *MockTxListJobsCall {
+	mr.mock.ctrl.T.Helper()
+	call := mr.mock.ctrl.RecordCallWithMethodType(mr.mock, "ListJobs", reflect.TypeOf((*MockTx)(nil).ListJobs), ctx, userID)
+	return &MockTxListJobsCall{Call: call}
+}
+
+// MockTxListJobsCall wrap *gomock.Call
+type MockTxListJobsCall struct {
+	*gomock.Call
+}
+
+// Return rewrite *gomock.Call.Return
+func (c *MockTxListJobsCall) Return(arg0 []store.Job, arg1 error) *MockTxListJobsCall {
+	c.Call = c.Call.Return(arg0, arg1)
+	return c
+}
+
+// Do rewrite *gomock.Call.Do
+func (c *MockTxListJobsCall) Do(f func(context.Context, string) ([]store.Job, error)) *MockTxListJobsCall {
+	c.Call = c.Call.Do(f)
+	return c
+}
+
+// DoAndReturn rewrite *gomock.Call.DoAndReturn
+func (c *MockTxListJobsCall) DoAndReturn(f func(context.Context, string) ([]store.Job, error)) *MockTxListJobsCall {
+	c.Call = c.Call.DoAndReturn(f)
+	return c
+}
+
 // ListKeys mocks base method.
 func (m *MockTx) ListKeys(ctx context.Context) ([]store.APIKey, error) {
 	m.ctrl.T.Helper()
@@ -833,6 +1063,45 @@ func (c *MockTxListMembersCall) Do(f func(context.Context, string, store.ListOpt
 
 // DoAndReturn rewrite *gomock.Call.DoAndReturn
 func (c *MockTxListMembersCall) DoAndReturn(f func(context.Context, string, store.ListOptions) (store.Page[string], error)) *MockTxListMembersCall {
+	c.Call = c.Call.DoAndReturn(f)
+	return c
+}
+
+// ListOverages mocks base method.
+func (m *MockTx) ListOverages(ctx context.Context, f store.OverageFilter, o store.ListOptions) (store.Page[store.Overage], error) {
+	m.ctrl.T.Helper()
+	ret := m.ctrl.Call(m, "ListOverages", ctx, f, o)
+	ret0, _ := ret[0].(store.Page[store.Overage])
+	ret1, _ := ret[1].(error)
+	return ret0, ret1
+}
+
+// ListOverages indicates an expected call of ListOverages.
+func (mr *MockTxMockRecorder) ListOverages(ctx, f, o any) *MockTxListOveragesCall {
+	mr.mock.ctrl.T.Helper()
+	call := mr.mock.ctrl.RecordCallWithMethodType(mr.mock, "ListOverages", reflect.TypeOf((*MockTx)(nil).ListOverages), ctx, f, o)
+	return &MockTxListOveragesCall{Call: call}
+}
+
+// MockTxListOveragesCall wrap *gomock.Call
+type MockTxListOveragesCall struct {
+	*gomock.Call
+}
+
+// Return rewrite *gomock.Call.Return
+func (c *MockTxListOveragesCall) Return(arg0 store.Page[store.Overage], arg1 error) *MockTxListOveragesCall {
+	c.Call = c.Call.Return(arg0, arg1)
+	return c
+}
+
+// Do rewrite *gomock.Call.Do
+func (c *MockTxListOveragesCall) Do(f func(context.Context, store.OverageFilter, store.ListOptions) (store.Page[store.Overage], error)) *MockTxListOveragesCall {
+	c.Call = c.Call.Do(f)
+	return c
+}
+
+// DoAndReturn rewrite *gomock.Call.DoAndReturn
+func (c *MockTxListOveragesCall) DoAndReturn(f func(context.Context, store.OverageFilter, store.ListOptions) (store.Page[store.Overage], error)) *MockTxListOveragesCall {
 	c.Call = c.Call.DoAndReturn(f)
 	return c
 }
@@ -992,6 +1261,44 @@ func (c *MockTxUpdateGroupCall) DoAndReturn(f func(context.Context, store.Group)
 	return c
 }
 
+// UpdateJob mocks base method.
+func (m *MockTx) UpdateJob(ctx context.Context, j store.Job) error {
+	m.ctrl.T.Helper()
+	ret := m.ctrl.Call(m, "UpdateJob", ctx, j)
+	ret0, _ := ret[0].(error)
+	return ret0
+}
+
+// UpdateJob indicates an expected call of UpdateJob.
+func (mr *MockTxMockRecorder) UpdateJob(ctx, j any) *MockTxUpdateJobCall {
+	mr.mock.ctrl.T.Helper()
+	call := mr.mock.ctrl.RecordCallWithMethodType(mr.mock, "UpdateJob", reflect.TypeOf((*MockTx)(nil).UpdateJob), ctx, j)
+	return &MockTxUpdateJobCall{Call: call}
+}
+
+// MockTxUpdateJobCall wrap *gomock.Call
+type MockTxUpdateJobCall struct {
+	*gomock.Call
+}
+
+// Return rewrite *gomock.Call.Return
+func (c *MockTxUpdateJobCall) Return(arg0 error) *MockTxUpdateJobCall {
+	c.Call = c.Call.Return(arg0)
+	return c
+}
+
+// Do rewrite *gomock.Call.Do
+func (c *MockTxUpdateJobCall) Do(f func(context.Context, store.Job) error) *MockTxUpdateJobCall {
+	c.Call = c.Call.Do(f)
+	return c
+}
+
+// DoAndReturn rewrite *gomock.Call.DoAndReturn
+func (c *MockTxUpdateJobCall) DoAndReturn(f func(context.Context, store.Job) error) *MockTxUpdateJobCall {
+	c.Call = c.Call.DoAndReturn(f)
+	return c
+}
+
 // UpdateKey mocks base method.
 func (m *MockTx) UpdateKey(ctx context.Context, k store.APIKey) error {
 	m.ctrl.T.Helper()
@@ -1026,6 +1333,44 @@ func (c *MockTxUpdateKeyCall) Do(f func(context.Context, store.APIKey) error) *M
 
 // DoAndReturn rewrite *gomock.Call.DoAndReturn
 func (c *MockTxUpdateKeyCall) DoAndReturn(f func(context.Context, store.APIKey) error) *MockTxUpdateKeyCall {
+	c.Call = c.Call.DoAndReturn(f)
+	return c
+}
+
+// UpdateOverage mocks base method.
+func (m *MockTx) UpdateOverage(ctx context.Context, o store.Overage) error {
+	m.ctrl.T.Helper()
+	ret := m.ctrl.Call(m, "UpdateOverage", ctx, o)
+	ret0, _ := ret[0].(error)
+	return ret0
+}
+
+// UpdateOverage indicates an expected call of UpdateOverage.
+func (mr *MockTxMockRecorder) UpdateOverage(ctx, o any) *MockTxUpdateOverageCall {
+	mr.mock.ctrl.T.Helper()
+	call := mr.mock.ctrl.RecordCallWithMethodType(mr.mock, "UpdateOverage", reflect.TypeOf((*MockTx)(nil).UpdateOverage), ctx, o)
+	return &MockTxUpdateOverageCall{Call: call}
+}
+
+// MockTxUpdateOverageCall wrap *gomock.Call
+type MockTxUpdateOverageCall struct {
+	*gomock.Call
+}
+
+// Return rewrite *gomock.Call.Return
+func (c *MockTxUpdateOverageCall) Return(arg0 error) *MockTxUpdateOverageCall {
+	c.Call = c.Call.Return(arg0)
+	return c
+}
+
+// Do rewrite *gomock.Call.Do
+func (c *MockTxUpdateOverageCall) Do(f func(context.Context, store.Overage) error) *MockTxUpdateOverageCall {
+	c.Call = c.Call.Do(f)
+	return c
+}
+
+// DoAndReturn rewrite *gomock.Call.DoAndReturn
+func (c *MockTxUpdateOverageCall) DoAndReturn(f func(context.Context, store.Overage) error) *MockTxUpdateOverageCall {
 	c.Call = c.Call.DoAndReturn(f)
 	return c
 }

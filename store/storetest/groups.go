@@ -29,6 +29,7 @@ func testGroupCreateGet(t *testing.T, s store.Store) {
 		ID:           "group-1",
 		DisplayName:  "Engineering",
 		ExternalID:   "okta-grp-1",
+		Roles:        []string{"developer", "billing"},
 		Created:      base,
 		LastModified: at(time.Second + 999*time.Microsecond),
 		Version:      3,
@@ -38,17 +39,17 @@ func testGroupCreateGet(t *testing.T, s store.Store) {
 	mustView(t, s, tm.ID, func(ctx context.Context, tx store.Tx) error {
 		got, err := tx.GetGroup(ctx, g.ID)
 		require.NoError(t, err)
-		assert.Equal(t, storedGroup(g), got)
+		assert.Equal(t, storedGroup(g), gotGroup(got))
 		assert.Equal(t, time.UTC, got.Created.Location())
 		got, err = tx.GetGroupByDisplayName(ctx, g.DisplayName)
 		require.NoError(t, err)
-		assert.Equal(t, storedGroup(g), got, "GetGroupByDisplayName")
+		assert.Equal(t, storedGroup(g), gotGroup(got), "GetGroupByDisplayName")
 		got, err = tx.GetGroup(ctx, bare.ID)
 		require.NoError(t, err)
-		assert.Equal(t, storedGroup(bare), got)
+		assert.Equal(t, storedGroup(bare), gotGroup(got))
 		list, err := tx.ListGroups(ctx, store.ListOptions{})
 		require.NoError(t, err)
-		assert.Equal(t, []store.Group{storedGroup(g), storedGroup(bare)}, list.Items)
+		assert.Equal(t, []store.Group{storedGroup(g), storedGroup(bare)}, gotGroups(list.Items))
 		assert.Equal(t, 2, list.Total)
 		return nil
 	})
@@ -90,7 +91,7 @@ func testGroupDuplicateID(t *testing.T, s store.Store) {
 	mustView(t, s, tm.ID, func(ctx context.Context, tx store.Tx) error {
 		got, err := tx.GetGroup(ctx, g.ID)
 		require.NoError(t, err)
-		assert.Equal(t, storedGroup(g), got)
+		assert.Equal(t, storedGroup(g), gotGroup(got))
 		_, err = tx.GetGroupByDisplayName(ctx, "Ops")
 		assert.ErrorIs(t, err, store.ErrNotFound)
 		return nil
@@ -150,10 +151,10 @@ func testGroupUpdateRename(t *testing.T, s store.Store) {
 	mustView(t, s, tm.ID, func(ctx context.Context, tx store.Tx) error {
 		got, err := tx.GetGroup(ctx, eng.ID)
 		require.NoError(t, err)
-		assert.Equal(t, storedGroup(renamed), got)
+		assert.Equal(t, storedGroup(renamed), gotGroup(got))
 		got, err = tx.GetGroupByDisplayName(ctx, "Engineering")
 		require.NoError(t, err)
-		assert.Equal(t, storedGroup(renamed), got)
+		assert.Equal(t, storedGroup(renamed), gotGroup(got))
 		_, err = tx.GetGroupByDisplayName(ctx, "Eng")
 		assert.ErrorIs(t, err, store.ErrNotFound, "old displayName after rename")
 		members, err := tx.ListMembers(ctx, eng.ID, store.ListOptions{})
@@ -175,7 +176,7 @@ func testGroupUpdateRename(t *testing.T, s store.Store) {
 	mustView(t, s, tm.ID, func(ctx context.Context, tx store.Tx) error {
 		got, err := tx.GetGroup(ctx, ops.ID)
 		require.NoError(t, err)
-		assert.Equal(t, storedGroup(ops), got, "a conflicting UpdateGroup changed the group")
+		assert.Equal(t, storedGroup(ops), gotGroup(got), "a conflicting UpdateGroup changed the group")
 		got, err = tx.GetGroupByDisplayName(ctx, "Ops")
 		require.NoError(t, err)
 		assert.Equal(t, ops.ID, got.ID)
@@ -266,7 +267,7 @@ func testGroupDeleteRecreate(t *testing.T, s store.Store) {
 	mustView(t, s, tm.ID, func(ctx context.Context, tx store.Tx) error {
 		got, err := tx.GetGroup(ctx, g.ID)
 		require.NoError(t, err)
-		assert.Equal(t, storedGroup(again), got)
+		assert.Equal(t, storedGroup(again), gotGroup(got))
 		members, err := tx.ListMembers(ctx, g.ID, store.ListOptions{})
 		require.NoError(t, err)
 		assert.Equal(t, []string{"user-2", "user-3"}, members.Items)

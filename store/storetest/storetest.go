@@ -19,8 +19,9 @@
 //     returns t.Truncate(time.Millisecond).UTC() for a time t it was given. A zero time
 //     round-trips as the zero time. (Databases that round fractional seconds, or keep
 //     microseconds, must truncate before writing.)
-//   - A nil and an empty slice (User.Roles, Team.SSOMethods) are interchangeable.
-//   - Users are never removed: a user with Deleted set is still returned by GetUser,
+//   - A nil and an empty slice (User.Roles, User.Emails, Team.SSOMethods,
+//     Team.VerifiedDomains, Group.Roles, Job.Data) are interchangeable.
+//   - Only DeleteUser removes a user: a user with Deleted set is still returned by GetUser,
 //     GetUserByUserName and UsersByExternalID and still holds its userName (which no other
 //     user may take) and its externalId (which other users may share); only lists and counts
 //     leave it out by default (see store.UserFilter).
@@ -65,6 +66,8 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 		{"Users", userTests},
 		{"Groups", groupTests},
 		{"Members", memberTests},
+		{"Overages", overageTests},
+		{"Jobs", jobTests},
 		{"Tx", txTests},
 		{"Concurrency", concurrencyTests},
 	}
@@ -191,6 +194,7 @@ func nilIfEmpty[T any](s []T) []T {
 // stored returns what a store must return for a user it was given.
 func stored(u store.User) store.User {
 	u.Roles = nilIfEmpty(slices.Clone(u.Roles))
+	u.Emails = nilIfEmpty(slices.Clone(u.Emails))
 	u.Created = msUTC(u.Created)
 	u.LastModified = msUTC(u.LastModified)
 	return u
@@ -200,12 +204,14 @@ func stored(u store.User) store.User {
 func assertUser(t *testing.T, want, got store.User, msgAndArgs ...any) bool {
 	t.Helper()
 	got.Roles = nilIfEmpty(got.Roles)
+	got.Emails = nilIfEmpty(got.Emails)
 	return assert.Equal(t, stored(want), got, msgAndArgs...)
 }
 
 // storedTeam returns what a store must return for a team it was given.
 func storedTeam(tm store.Team) store.Team {
 	tm.SSOMethods = nilIfEmpty(slices.Clone(tm.SSOMethods))
+	tm.VerifiedDomains = nilIfEmpty(slices.Clone(tm.VerifiedDomains))
 	tm.Created = msUTC(tm.Created)
 	return tm
 }
@@ -214,14 +220,57 @@ func storedTeam(tm store.Team) store.Team {
 func assertTeam(t *testing.T, want, got store.Team, msgAndArgs ...any) bool {
 	t.Helper()
 	got.SSOMethods = nilIfEmpty(got.SSOMethods)
+	got.VerifiedDomains = nilIfEmpty(got.VerifiedDomains)
 	return assert.Equal(t, storedTeam(want), got, msgAndArgs...)
 }
 
 // storedGroup returns what a store must return for a group it was given.
 func storedGroup(g store.Group) store.Group {
+	g.Roles = nilIfEmpty(slices.Clone(g.Roles))
 	g.Created = msUTC(g.Created)
 	g.LastModified = msUTC(g.LastModified)
 	return g
+}
+
+// gotGroup normalises a group a store returned for comparison with storedGroup (a nil and an
+// empty Roles are interchangeable).
+func gotGroup(g store.Group) store.Group {
+	g.Roles = nilIfEmpty(g.Roles)
+	return g
+}
+
+// gotGroups applies gotGroup to each group.
+func gotGroups(gs []store.Group) []store.Group {
+	out := make([]store.Group, len(gs))
+	for i, g := range gs {
+		out[i] = gotGroup(g)
+	}
+	return out
+}
+
+// storedOverage returns what a store must return for an overage record it was given.
+func storedOverage(o store.Overage) store.Overage {
+	o.Added = msUTC(o.Added)
+	o.Released = msUTC(o.Released)
+	return o
+}
+
+// storedJob returns what a store must return for a job it was given.
+func storedJob(j store.Job) store.Job {
+	j.Data = nilIfEmpty(slices.Clone(j.Data))
+	j.Created = msUTC(j.Created)
+	j.NextAttempt = msUTC(j.NextAttempt)
+	return j
+}
+
+// gotJobs normalises jobs a store returned (a nil and an empty Data are interchangeable).
+func gotJobs(js []store.Job) []store.Job {
+	out := make([]store.Job, len(js))
+	for i, j := range js {
+		j.Data = nilIfEmpty(j.Data)
+		out[i] = j
+	}
+	return out
 }
 
 // storedKey returns what a store must return for a key it was given.

@@ -21,7 +21,8 @@ var teamTests = []subtest{
 }
 
 func testTeamCreateGet(t *testing.T, s store.Store) {
-	tm := store.Team{ID: "team-1", Name: "Acme", SSOMethods: []string{"saml", "oidc"}, SCIMEnabled: true, Created: base}
+	tm := store.Team{ID: "team-1", Name: "Acme", Plan: "enterprise", SSOMethods: []string{"saml", "oidc"}, SCIMEnabled: true,
+		VerifiedDomains: []string{"acme.example", "acme.test"}, DomainCapture: true, JIT: true, Created: base}
 	require.NoError(t, s.CreateTeam(t.Context(), tm))
 	empty := store.Team{ID: "team-2"}
 	require.NoError(t, s.CreateTeam(t.Context(), empty))
@@ -50,6 +51,10 @@ func testTeamUpdate(t *testing.T, s store.Store) {
 	changed.Name = "Renamed"
 	changed.SSOMethods = []string{"oidc"}
 	changed.SCIMEnabled = false
+	changed.Plan = "free"
+	changed.VerifiedDomains = []string{"renamed.example"}
+	changed.DomainCapture = true
+	changed.JIT = true
 	mustUpdate(t, s, tm.ID, func(ctx context.Context, tx store.Tx) error {
 		require.NoError(t, tx.UpdateTeam(ctx, changed))
 		got, err := tx.Team(ctx)

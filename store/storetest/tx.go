@@ -71,7 +71,7 @@ func (f fixture) assertUnchanged(t *testing.T, s store.Store) {
 
 		groups, err := tx.ListGroups(ctx, store.ListOptions{})
 		require.NoError(t, err)
-		assert.Equal(t, []store.Group{storedGroup(f.group)}, groups.Items, "groups")
+		assert.Equal(t, []store.Group{storedGroup(f.group)}, gotGroups(groups.Items), "groups")
 		g, err := tx.GetGroupByDisplayName(ctx, f.group.DisplayName)
 		if assert.NoError(t, err, "GetGroupByDisplayName") {
 			assert.Equal(t, f.group.ID, g.ID)
@@ -414,9 +414,21 @@ func testTxViewIsReadOnly(t *testing.T, s store.Store) {
 		_, err = tx.RemoveMembers(ctx, f.group.ID, []string{f.user.ID})
 		assert.Error(t, err, "RemoveMembers")
 		assert.Error(t, tx.DeleteGroup(ctx, f.group.ID), "DeleteGroup")
+		assert.Error(t, tx.DeleteUser(ctx, f.user.ID), "DeleteUser")
+		assert.Error(t, tx.CreateOverage(ctx, store.Overage{ID: "over-1", UserID: f.user.ID, Added: base}), "CreateOverage")
+		assert.Error(t, tx.CreateJob(ctx, store.Job{ID: "job-1", UserID: f.user.ID, Kind: "k", Created: base}), "CreateJob")
 		return nil
 	})
 	f.assertUnchanged(t, s)
+	mustView(t, s, f.team.ID, func(ctx context.Context, tx store.Tx) error {
+		overs, err := tx.ListOverages(ctx, store.OverageFilter{}, store.ListOptions{})
+		require.NoError(t, err)
+		assert.Empty(t, overs.Items, "CreateOverage in a View")
+		jobs, err := tx.ListJobs(ctx, "")
+		require.NoError(t, err)
+		assert.Empty(t, jobs, "CreateJob in a View")
+		return nil
+	})
 }
 
 func testTxCanceledContext(t *testing.T, s store.Store) {

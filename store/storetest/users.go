@@ -31,6 +31,11 @@ var userTests = []subtest{
 	{"DeletedUserStillStored", testUserDeletedStillStored},
 	{"ListStableOrderPaging", testUserListPaging},
 	{"ListFilter", testUserListFilter},
+	{"DeleteUser", testUserDelete},
+	{"DeleteUserRollback", testUserDeleteRollback},
+	{"DeleteUserCreatedInSameUpdate", testUserDeleteCreatedInSameUpdate},
+	{"DeleteUserUnknown", testUserDeleteUnknown},
+	{"EmailsAndRolesAreCopies", testUserEmailsAreCopies},
 }
 
 // userFilters are the filter shapes the suite checks lists and counts with.
@@ -41,15 +46,23 @@ var userFilters = []store.UserFilter{
 	{IncludeDeleted: true},
 	{IncludeDeleted: true, Active: ptr(true)},
 	{IncludeDeleted: true, Active: ptr(false)},
+	{Seat: ptr(true)},
+	{Seat: ptr(false)},
+	{Active: ptr(true), Seat: ptr(true)},
+	{Active: ptr(true), Seat: ptr(false)},
+	{IncludeDeleted: true, Seat: ptr(true)},
+	{IncludeDeleted: true, Active: ptr(false), Seat: ptr(false)},
 }
 
 // filterName describes f in failure messages.
 func filterName(f store.UserFilter) string {
-	active := "any"
-	if f.Active != nil {
-		active = fmt.Sprint(*f.Active)
+	flag := func(b *bool) string {
+		if b == nil {
+			return "any"
+		}
+		return fmt.Sprint(*b)
 	}
-	return fmt.Sprintf("{Active: %s, IncludeDeleted: %v}", active, f.IncludeDeleted)
+	return fmt.Sprintf("{Active: %s, Seat: %s, IncludeDeleted: %v}", flag(f.Active), flag(f.Seat), f.IncludeDeleted)
 }
 
 // uuids returns n random UUID strings (random order).
@@ -64,18 +77,25 @@ func uuids(n int) []string {
 func testUserCreateGet(t *testing.T, s store.Store) {
 	tm := newTeam(t, s, "team-1")
 	full := store.User{
-		ID:           "user-1",
-		UserName:     "Alice.Smith@Example.com",
-		ExternalID:   "00u1abcd",
-		GivenName:    "Alice",
-		FamilyName:   "Smith",
-		MiddleName:   "Jane",
-		Formatted:    "Ms. Alice J. Smith",
-		DisplayName:  "Alice Smith",
-		Locale:       "en-US",
+		ID:          "user-1",
+		UserName:    "Alice.Smith@Example.com",
+		ExternalID:  "00u1abcd",
+		GivenName:   "Alice",
+		FamilyName:  "Smith",
+		MiddleName:  "Jane",
+		Formatted:   "Ms. Alice J. Smith",
+		DisplayName: "Alice Smith",
+		Locale:      "en-US",
+		Emails: []store.Email{
+			{Value: "alice.smith@example.com", Type: "work", Primary: true},
+			{Value: "alice@home.example", Type: "home"},
+		},
 		Active:       true,
 		Deleted:      false,
 		Managed:      true,
+		Pending:      true,
+		Seat:         true,
+		ViaGroups:    true,
 		Roles:        []string{"developer", "admin"},
 		Created:      base,
 		LastModified: at(1500*time.Millisecond + 999*time.Microsecond),
@@ -755,6 +775,7 @@ func testUserListFilter(t *testing.T, s store.Store) {
 		u := newUser(id, id+"@example.com")
 		u.Active = i%2 == 0
 		u.Deleted = i%3 == 0
+		u.Seat = i%5 < 2
 		users = append(users, u)
 		model[id] = u
 	}
@@ -801,10 +822,13 @@ func testUserListFilter(t *testing.T, s store.Store) {
 				continue
 			}
 			v := m[u.ID]
-			if rng.IntN(2) == 0 {
+			switch rng.IntN(3) {
+			case 0:
 				v.Active = !v.Active
-			} else {
+			case 1:
 				v.Deleted = !v.Deleted
+			default:
+				v.Seat = !v.Seat
 			}
 			m[u.ID] = v
 			changed = append(changed, v)
