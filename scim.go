@@ -104,6 +104,9 @@ type Config struct {
 	MaxBodyBytes int64
 	// MaxResults is the default and largest count of a list page. Default: DefaultMaxResults.
 	MaxResults int
+	// Events receives the audit trail (keys, SCIM switch, provisioning, groups). Default:
+	// discard.
+	Events EventSink
 	// Now is the clock. Default: time.Now.
 	Now func() time.Time
 }
@@ -138,6 +141,9 @@ func New(cfg Config) (*Server, error) {
 	}
 	if cfg.Now == nil {
 		cfg.Now = time.Now
+	}
+	if cfg.Events == nil {
+		cfg.Events = EventSinkFunc(func(context.Context, Event) {})
 	}
 	cfg.BaseURL = strings.TrimRight(cfg.BaseURL, "/")
 	s := &Server{cfg: cfg, log: cfg.Logger, store: cfg.Store, now: cfg.Now}
@@ -204,8 +210,12 @@ func withExternalID(sc schema.Schema) schema.Schema {
 // request is what the Server learns about a request before the resource handlers run.
 type request struct {
 	teamID  string
+	keyID   string // the API key that authenticated the request
 	baseURL string // absolute SCIM root, no trailing slash
 }
+
+// actor is the Actor of the events the request causes.
+func (rq *request) actor() string { return keyActor(rq.keyID) }
 
 type requestKey struct{}
 
@@ -249,7 +259,7 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 
-	team, err := s.authenticate(r.Context(), r.Header.Get("Authorization"))
+	team, key, err := s.authenticate(r.Context(), r.Header.Get("Authorization"))
 	if err != nil {
 		var ae *apiError
 		if errors.As(err, &ae) && ae.status == http.StatusUnauthorized {
@@ -276,7 +286,7 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 		r.ContentLength = int64(len(body))
 	}
 
-	rq := &request{teamID: team.ID, baseURL: s.baseURL(r)}
+	rq := &request{teamID: team.ID, keyID: key.ID, baseURL: s.baseURL(r)}
 	r = r.WithContext(context.WithValue(r.Context(), requestKey{}, rq))
 	r.URL.Path = rt.path
 	r.URL.RawPath = ""
@@ -355,23 +365,23 @@ func (s *Server) baseURL(r *http.Request) string {
 	return scheme + "://" + r.Host + strings.TrimRight(prefix, "/")
 }
 
-// authenticate resolves the Authorization header to the key's team.
-func (s *Server) authenticate(ctx context.Context, header string) (store.Team, error) {
+// authenticate resolves the Authorization header to the key and its team.
+func (s *Server) authenticate(ctx context.Context, header string) (store.Team, store.APIKey, error) {
 	secret, ok := parseAuthorization(header)
 	if !ok {
-		return store.Team{}, errUnauthorized
+		return store.Team{}, store.APIKey{}, errUnauthorized
 	}
 	digest := sha256.Sum256([]byte(secret))
 	key, err := s.store.LookupKey(ctx, digest)
 	if errors.Is(err, store.ErrNotFound) {
-		return store.Team{}, errUnauthorized
+		return store.Team{}, store.APIKey{}, errUnauthorized
 	}
 	if err != nil {
-		return store.Team{}, fmt.Errorf("teamscim: look up key: %w", err)
+		return store.Team{}, store.APIKey{}, fmt.Errorf("teamscim: look up key: %w", err)
 	}
 	if subtle.ConstantTimeCompare(key.Digest[:], digest[:]) != 1 || key.Status != store.KeyActive ||
 		(!key.Expires.IsZero() && !s.now().Before(key.Expires)) {
-		return store.Team{}, errUnauthorized
+		return store.Team{}, store.APIKey{}, errUnauthorized
 	}
 	var team store.Team
 	err = s.store.View(ctx, key.TeamID, func(ctx context.Context, tx store.Tx) error {
@@ -380,15 +390,15 @@ func (s *Server) authenticate(ctx context.Context, header string) (store.Team, e
 		return err
 	})
 	if errors.Is(err, store.ErrNotFound) {
-		return store.Team{}, errUnauthorized
+		return store.Team{}, store.APIKey{}, errUnauthorized
 	}
 	if err != nil {
-		return store.Team{}, fmt.Errorf("teamscim: read team: %w", err)
+		return store.Team{}, store.APIKey{}, fmt.Errorf("teamscim: read team: %w", err)
 	}
 	if !team.SCIMEnabled {
-		return store.Team{}, &apiError{status: http.StatusForbidden, detail: "SCIM provisioning is turned off for this team."}
+		return store.Team{}, store.APIKey{}, &apiError{status: http.StatusForbidden, detail: "SCIM provisioning is turned off for this team."}
 	}
-	return team, nil
+	return team, key, nil
 }
 
 // parseAuthorization extracts the secret from "Bearer <secret>" (any case) or a raw secret.

@@ -28,6 +28,21 @@ var (
 	ErrInvalidArgument = errors.New("teamscim: invalid argument")
 )
 
+// Team roles, as Postman names them. A member's roles are their own (store.User.Roles) plus
+// those their groups grant (store.Group.Roles).
+const (
+	// RoleDeveloper is the role every member provisioned over SCIM gets; it holds a seat.
+	// SCIM never grants an admin role.
+	RoleDeveloper = "developer"
+	// RoleSuperAdmin administers the team and holds a seat.
+	RoleSuperAdmin = "super_admin"
+	// RoleAdmin administers the team. A member who holds only admin and/or billing roles is a
+	// support user and takes no seat.
+	RoleAdmin = "admin"
+	// RoleBilling manages the team's billing; like RoleAdmin it takes no seat on its own.
+	RoleBilling = "billing"
+)
+
 // keyPrefix starts every generated secret, so that a leaked key is recognisable by scanners.
 const keyPrefix = "tscim_"
 

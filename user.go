@@ -18,10 +18,6 @@ import (
 	"github.com/teamscim/teamscim/store"
 )
 
-// RoleDeveloper is the team role every member provisioned over SCIM gets. SCIM never grants
-// an admin role.
-const RoleDeveloper = "developer"
-
 // errUserNameTaken is the conflict of a create or rename onto a userName the team has.
 var errUserNameTaken = &apiError{status: http.StatusConflict, scimType: scimerrors.ScimTypeUniqueness,
 	detail: "Another member of the team already has this userName (compared case-insensitively)."}
