@@ -963,39 +963,41 @@ func (x *tx) groupExists(groupID string) error {
 	return nil
 }
 
-// AddMembers implements store.Tx in O(len(userIDs)).
-func (x *tx) AddMembers(ctx context.Context, groupID string, userIDs []string) (int, error) {
+// AddMembers implements store.Tx in O(k log k) for k = len(userIDs).
+func (x *tx) AddMembers(ctx context.Context, groupID string, userIDs []string) ([]string, error) {
 	if err := x.check(ctx, true); err != nil {
-		return 0, err
+		return nil, err
 	}
 	if err := x.groupExists(groupID); err != nil {
-		return 0, err
+		return nil, err
 	}
-	added := 0
+	added := []string{}
 	for _, u := range userIDs {
 		if !x.isMember(groupID, u) {
 			x.delta(groupID).set[u] = true
-			added++
+			added = append(added, u)
 		}
 	}
+	slices.Sort(added)
 	return added, nil
 }
 
-// RemoveMembers implements store.Tx in O(len(userIDs)).
-func (x *tx) RemoveMembers(ctx context.Context, groupID string, userIDs []string) (int, error) {
+// RemoveMembers implements store.Tx in O(k log k) for k = len(userIDs).
+func (x *tx) RemoveMembers(ctx context.Context, groupID string, userIDs []string) ([]string, error) {
 	if err := x.check(ctx, true); err != nil {
-		return 0, err
+		return nil, err
 	}
 	if err := x.groupExists(groupID); err != nil {
-		return 0, err
+		return nil, err
 	}
-	removed := 0
+	removed := []string{}
 	for _, u := range userIDs {
 		if x.isMember(groupID, u) {
 			x.delta(groupID).set[u] = false
-			removed++
+			removed = append(removed, u)
 		}
 	}
+	slices.Sort(removed)
 	return removed, nil
 }
 

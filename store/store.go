@@ -164,14 +164,15 @@ type Tx interface {
 	// ListGroups returns groups ordered by ID, paged by o, with the total count.
 	ListGroups(ctx context.Context, o ListOptions) (Page[Group], error)
 
-	// AddMembers adds users to a group and returns how many were not members before.
-	// Adding an existing member is a no-op. The cost is O(len(userIDs)), not O(group size).
-	// ErrNotFound if the group does not exist. The store does not check the user IDs;
-	// the root package does.
-	AddMembers(ctx context.Context, groupID string, userIDs []string) (added int, err error)
-	// RemoveMembers removes users from a group and returns how many were members.
-	// Removing a non-member is a no-op. ErrNotFound if the group does not exist.
-	RemoveMembers(ctx context.Context, groupID string, userIDs []string) (removed int, err error)
+	// AddMembers adds users to a group and returns, in ascending order and once each, the
+	// IDs that were not members before. Adding an existing member is a no-op. The cost is
+	// O(len(userIDs)), not O(group size). ErrNotFound if the group does not exist. The store
+	// does not check the user IDs; the root package does.
+	AddMembers(ctx context.Context, groupID string, userIDs []string) (added []string, err error)
+	// RemoveMembers removes users from a group and returns, in ascending order and once each,
+	// the IDs that were members. Removing a non-member is a no-op. ErrNotFound if the group
+	// does not exist.
+	RemoveMembers(ctx context.Context, groupID string, userIDs []string) (removed []string, err error)
 	// ListMembers returns a group's member user IDs ordered by ID, paged by o.
 	// ErrNotFound if the group does not exist.
 	ListMembers(ctx context.Context, groupID string, o ListOptions) (Page[string], error)

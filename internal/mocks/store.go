@@ -258,10 +258,10 @@ func (m *MockTx) EXPECT() *MockTxMockRecorder {
 }
 
 // AddMembers mocks base method.
-func (m *MockTx) AddMembers(ctx context.Context, groupID string, userIDs []string) (int, error) {
+func (m *MockTx) AddMembers(ctx context.Context, groupID string, userIDs []string) ([]string, error) {
 	m.ctrl.T.Helper()
 	ret := m.ctrl.Call(m, "AddMembers", ctx, groupID, userIDs)
-	ret0, _ := ret[0].(int)
+	ret0, _ := ret[0].([]string)
 	ret1, _ := ret[1].(error)
 	return ret0, ret1
 }
@@ -279,19 +279,19 @@ type MockTxAddMembersCall struct {
 }
 
 // Return rewrite *gomock.Call.Return
-func (c *MockTxAddMembersCall) Return(added int, err error) *MockTxAddMembersCall {
+func (c *MockTxAddMembersCall) Return(added []string, err error) *MockTxAddMembersCall {
 	c.Call = c.Call.Return(added, err)
 	return c
 }
 
 // Do rewrite *gomock.Call.Do
-func (c *MockTxAddMembersCall) Do(f func(context.Context, string, []string) (int, error)) *MockTxAddMembersCall {
+func (c *MockTxAddMembersCall) Do(f func(context.Context, string, []string) ([]string, error)) *MockTxAddMembersCall {
 	c.Call = c.Call.Do(f)
 	return c
 }
 
 // DoAndReturn rewrite *gomock.Call.DoAndReturn
-func (c *MockTxAddMembersCall) DoAndReturn(f func(context.Context, string, []string) (int, error)) *MockTxAddMembersCall {
+func (c *MockTxAddMembersCall) DoAndReturn(f func(context.Context, string, []string) ([]string, error)) *MockTxAddMembersCall {
 	c.Call = c.Call.DoAndReturn(f)
 	return c
 }
@@ -1146,10 +1146,10 @@ func (c *MockTxListUsersCall) DoAndReturn(f func(context.Context, store.UserFilt
 }
 
 // RemoveMembers mocks base method.
-func (m *MockTx) RemoveMembers(ctx context.Context, groupID string, userIDs []string) (int, error) {
+func (m *MockTx) RemoveMembers(ctx context.Context, groupID string, userIDs []string) ([]string, error) {
 	m.ctrl.T.Helper()
 	ret := m.ctrl.Call(m, "RemoveMembers", ctx, groupID, userIDs)
-	ret0, _ := ret[0].(int)
+	ret0, _ := ret[0].([]string)
 	ret1, _ := ret[1].(error)
 	return ret0, ret1
 }
@@ -1167,19 +1167,19 @@ type MockTxRemoveMembersCall struct {
 }
 
 // Return rewrite *gomock.Call.Return
-func (c *MockTxRemoveMembersCall) Return(removed int, err error) *MockTxRemoveMembersCall {
+func (c *MockTxRemoveMembersCall) Return(removed []string, err error) *MockTxRemoveMembersCall {
 	c.Call = c.Call.Return(removed, err)
 	return c
 }
 
 // Do rewrite *gomock.Call.Do
-func (c *MockTxRemoveMembersCall) Do(f func(context.Context, string, []string) (int, error)) *MockTxRemoveMembersCall {
+func (c *MockTxRemoveMembersCall) Do(f func(context.Context, string, []string) ([]string, error)) *MockTxRemoveMembersCall {
 	c.Call = c.Call.Do(f)
 	return c
 }
 
 // DoAndReturn rewrite *gomock.Call.DoAndReturn
-func (c *MockTxRemoveMembersCall) DoAndReturn(f func(context.Context, string, []string) (int, error)) *MockTxRemoveMembersCall {
+func (c *MockTxRemoveMembersCall) DoAndReturn(f func(context.Context, string, []string) ([]string, error)) *MockTxRemoveMembersCall {
 	c.Call = c.Call.DoAndReturn(f)
 	return c
 }

@@ -135,7 +135,7 @@ func testConcurrentAddMembers(t *testing.T, s store.Store) {
 	tm := newTeam(t, s, "team-1")
 	createGroups(t, s, tm.ID, newGroup("group-1", "Eng"))
 	const n = 100
-	added := make([]int, n)
+	added := make([][]string, n)
 	errs := make([]error, n)
 	parallel(n, func(i int) {
 		errs[i] = s.Update(t.Context(), tm.ID, func(ctx context.Context, tx store.Tx) error {
@@ -146,7 +146,7 @@ func testConcurrentAddMembers(t *testing.T, s store.Store) {
 	})
 	for i := range n {
 		assert.NoError(t, errs[i], "goroutine %d", i)
-		assert.Equal(t, 1, added[i], "goroutine %d", i)
+		assert.Equal(t, []string{fmt.Sprintf("user-%03d", i)}, added[i], "goroutine %d", i)
 	}
 	mustView(t, s, tm.ID, func(ctx context.Context, tx store.Tx) error {
 		p, err := tx.ListMembers(ctx, "group-1", store.ListOptions{})

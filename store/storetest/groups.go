@@ -261,7 +261,7 @@ func testGroupDeleteRecreate(t *testing.T, s store.Store) {
 		assert.Empty(t, members.Items, "read-your-writes")
 		n, err := tx.AddMembers(ctx, g.ID, []string{"user-2", "user-3"})
 		require.NoError(t, err)
-		assert.Equal(t, 2, n, "user-2 was a member of the deleted group only")
+		assert.Equal(t, []string{"user-2", "user-3"}, n, "user-2 was a member of the deleted group only")
 		return nil
 	})
 	mustView(t, s, tm.ID, func(ctx context.Context, tx store.Tx) error {

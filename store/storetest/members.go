@@ -31,31 +31,32 @@ func listMembers(t *testing.T, ctx context.Context, tx store.Tx, groupID string)
 func testMembersAdd(t *testing.T, s store.Store) {
 	tm := newTeam(t, s, "team-1")
 	createGroups(t, s, tm.ID, newGroup("group-1", "Eng"))
-	var counts []int
+	var added [][]string
 	mustUpdate(t, s, tm.ID, func(ctx context.Context, tx store.Tx) error {
-		counts = counts[:0]
+		added = added[:0]
 		for _, ids := range [][]string{
-			{"user-1", "user-2", "user-2", "user-3"}, // duplicates within a call count once
-			{"user-1", "user-4"},                     // user-1 is a member already
+			{"user-3", "user-1", "user-2", "user-2"}, // duplicates within a call count once
+			{"user-4", "user-1"},                     // user-1 is a member already
 			{"user-1"},
 			nil,
 		} {
 			n, err := tx.AddMembers(ctx, "group-1", ids)
 			require.NoError(t, err)
-			counts = append(counts, n)
+			added = append(added, nilIfEmpty(n))
 		}
 		assert.Equal(t, []string{"user-1", "user-2", "user-3", "user-4"}, listMembers(t, ctx, tx, "group-1"), "read-your-writes")
 		return nil
 	})
-	assert.Equal(t, []int{3, 1, 0, 0}, counts, "AddMembers must return how many were not members")
+	assert.Equal(t, [][]string{{"user-1", "user-2", "user-3"}, {"user-4"}, nil, nil}, added,
+		"AddMembers must return the IDs that were not members, sorted, once each")
 
-	var again int
+	var again []string
 	mustUpdate(t, s, tm.ID, func(ctx context.Context, tx store.Tx) error {
 		var err error
 		again, err = tx.AddMembers(ctx, "group-1", []string{"user-4", "user-2", "user-5"})
 		return err
 	})
-	assert.Equal(t, 1, again, "re-adding committed members")
+	assert.Equal(t, []string{"user-5"}, again, "re-adding committed members")
 	mustView(t, s, tm.ID, func(ctx context.Context, tx store.Tx) error {
 		assert.Equal(t, []string{"user-1", "user-2", "user-3", "user-4", "user-5"}, listMembers(t, ctx, tx, "group-1"))
 		return nil
@@ -67,11 +68,11 @@ func testMembersRemove(t *testing.T, s store.Store) {
 	createGroups(t, s, tm.ID, newGroup("group-1", "Eng"))
 	addMembers(t, s, tm.ID, "group-1", "user-1", "user-2", "user-3", "user-4")
 
-	var counts []int
+	var changed [][]string
 	mustUpdate(t, s, tm.ID, func(ctx context.Context, tx store.Tx) error {
-		counts = counts[:0]
+		changed = changed[:0]
 		step := func(add bool, ids ...string) {
-			var n int
+			var n []string
 			var err error
 			if add {
 				n, err = tx.AddMembers(ctx, "group-1", ids)
@@ -79,7 +80,7 @@ func testMembersRemove(t *testing.T, s store.Store) {
 				n, err = tx.RemoveMembers(ctx, "group-1", ids)
 			}
 			require.NoError(t, err)
-			counts = append(counts, n)
+			changed = append(changed, nilIfEmpty(n))
 		}
 		step(false, "user-1", "user-9", "user-1") // user-9 is not a member; user-1 counted once
 		step(false, "user-1")                     // removed already
@@ -90,15 +91,16 @@ func testMembersRemove(t *testing.T, s store.Store) {
 		assert.Equal(t, []string{"user-1", "user-2", "user-3", "user-4"}, listMembers(t, ctx, tx, "group-1"), "read-your-writes")
 		return nil
 	})
-	assert.Equal(t, []int{1, 0, 0, 1, 1, 1}, counts, "RemoveMembers must return how many were members")
+	assert.Equal(t, [][]string{{"user-1"}, nil, nil, {"user-5"}, {"user-5"}, {"user-1"}}, changed,
+		"RemoveMembers must return the IDs that were members, sorted, once each")
 
-	var removed int
+	var removed []string
 	mustUpdate(t, s, tm.ID, func(ctx context.Context, tx store.Tx) error {
 		var err error
-		removed, err = tx.RemoveMembers(ctx, "group-1", []string{"user-2", "user-3", "user-5"})
+		removed, err = tx.RemoveMembers(ctx, "group-1", []string{"user-3", "user-5", "user-2"})
 		return err
 	})
-	assert.Equal(t, 2, removed)
+	assert.Equal(t, []string{"user-2", "user-3"}, removed)
 	mustView(t, s, tm.ID, func(ctx context.Context, tx store.Tx) error {
 		assert.Equal(t, []string{"user-1", "user-4"}, listMembers(t, ctx, tx, "group-1"))
 		of, err := tx.GroupsOf(ctx, "user-2")
