@@ -2,6 +2,8 @@ package teamscim
 
 import (
 	"context"
+	"errors"
+	"slices"
 	"time"
 
 	"github.com/teamscim/teamscim/store"
@@ -74,6 +76,14 @@ type effects struct {
 	actor  string
 	now    time.Time
 	events []Event
+	jobs   []string // members whose jobs (workspace hand-overs) run after the commit
+}
+
+// runJobs asks for userID's jobs to run after the commit.
+func (fx *effects) runJobs(userID string) {
+	if !slices.Contains(fx.jobs, userID) {
+		fx.jobs = append(fx.jobs, userID)
+	}
 }
 
 // event records an audit event about target.
@@ -82,7 +92,8 @@ func (fx *effects) event(t EventType, target, group string) {
 }
 
 // update runs fn in an Update of teamID on behalf of actor and, once it has committed, emits
-// the events fn recorded.
+// the events fn recorded and runs the jobs it asked for. A job that fails stays in the store
+// for a later retry; the change has committed, so the request still succeeds.
 func (s *Server) update(ctx context.Context, teamID, actor string, fn func(ctx context.Context, tx store.Tx, fx *effects) error) error {
 	var fx *effects
 	err := s.store.Update(ctx, teamID, func(ctx context.Context, tx store.Tx) error {
@@ -94,6 +105,11 @@ func (s *Server) update(ctx context.Context, teamID, actor string, fn func(ctx c
 	}
 	for _, e := range fx.events {
 		s.cfg.Events.Event(ctx, e)
+	}
+	for _, userID := range fx.jobs {
+		if err := s.runUserJobs(ctx, teamID, userID); err != nil && !errors.Is(err, errJobFailed) {
+			s.log.Error("teamscim: running workspace hand-over", "team", teamID, "user", userID, "error", err)
+		}
 	}
 	return nil
 }

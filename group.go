@@ -5,6 +5,7 @@ import (
 	"errors"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 
 	"github.com/elimity-com/scim"
@@ -19,13 +20,25 @@ import (
 // groupHandler serves the Groups resource for the wrapped library. Every member must be a
 // provisioned, active member of the team; membership changes are applied as deltas, so their
 // cost does not depend on the group's size.
+//
+// A group grants its members its roles (store.Group.Roles; RoleDeveloper for groups made over
+// SCIM), so adding a support user to it takes a seat and removing a member may free one.
+// Removing a member from a group never deactivates them; deleting a group deactivates the
+// members whose only route into the team was that group (store.User.ViaGroups) and keeps the
+// others.
 type groupHandler struct{ s *Server }
 
 var _ scim.ResourceHandler = (*groupHandler)(nil)
 
+// errTooManyMembers answers a request that names more members than Config.MaxMemberChanges.
+func (s *Server) errTooManyMembers() error {
+	return badRequest(scimerrors.ScimTypeTooMany, "A request may change at most %d group members; split it.", s.cfg.MaxMemberChanges)
+}
+
 // Create makes a group, with its members if the body lists any.
 func (h *groupHandler) Create(r *http.Request, attrs scim.ResourceAttributes) (scim.Resource, error) {
 	s := h.s
+	rq := requestOf(r)
 	name, ext, err := readGroupFields(attrs)
 	if err != nil {
 		return scim.Resource{}, s.scimErr(err)
@@ -34,18 +47,22 @@ func (h *groupHandler) Create(r *http.Request, attrs scim.ResourceAttributes) (s
 	if err != nil {
 		return scim.Resource{}, s.scimErr(err)
 	}
+	if len(members) > s.cfg.MaxMemberChanges {
+		return scim.Resource{}, s.scimErr(s.errTooManyMembers())
+	}
 	var out store.Group
-	err = s.store.Update(r.Context(), requestOf(r).teamID, func(ctx context.Context, tx store.Tx) error {
+	err = s.update(r.Context(), rq.teamID, rq.actor(), func(ctx context.Context, tx store.Tx, fx *effects) error {
 		id, err := uuid.NewV7()
 		if err != nil {
 			return err
 		}
-		now := s.now()
-		out = store.Group{ID: id.String(), DisplayName: name, ExternalID: ext, Created: now, LastModified: now, Version: 1}
+		out = store.Group{ID: id.String(), DisplayName: name, ExternalID: ext, Roles: []string{RoleDeveloper},
+			Created: fx.now, LastModified: fx.now, Version: 1}
 		if err := tx.CreateGroup(ctx, out); err != nil {
 			return groupConflict(err)
 		}
-		return addMembers(ctx, tx, out.ID, members)
+		fx.event(EventGroupCreated, out.ID, "")
+		return s.addMembers(ctx, tx, fx, out, members)
 	})
 	if err != nil {
 		return scim.Resource{}, s.scimErr(err)
@@ -75,6 +92,7 @@ func (h *groupHandler) GetAll(r *http.Request, params scim.ListRequestParams) (s
 // Replace applies a PUT: displayName, externalId and the whole member list.
 func (h *groupHandler) Replace(r *http.Request, id string, attrs scim.ResourceAttributes) (scim.Resource, error) {
 	s := h.s
+	rq := requestOf(r)
 	name, ext, err := readGroupFields(attrs)
 	if err != nil {
 		return scim.Resource{}, s.scimErr(err)
@@ -83,18 +101,23 @@ func (h *groupHandler) Replace(r *http.Request, id string, attrs scim.ResourceAt
 	if err != nil {
 		return scim.Resource{}, s.scimErr(err)
 	}
+	if len(members) > s.cfg.MaxMemberChanges {
+		return scim.Resource{}, s.scimErr(s.errTooManyMembers())
+	}
 	var out store.Group
-	err = s.store.Update(r.Context(), requestOf(r).teamID, func(ctx context.Context, tx store.Tx) error {
+	err = s.update(r.Context(), rq.teamID, rq.actor(), func(ctx context.Context, tx store.Tx, fx *effects) error {
 		g, err := getGroup(ctx, tx, id)
 		if err != nil {
 			return err
 		}
-		g.DisplayName, g.ExternalID = name, ext
-		if err := s.saveGroup(ctx, tx, &g); err != nil {
-			return err
+		if g.DisplayName != name || g.ExternalID != ext {
+			g.DisplayName, g.ExternalID = name, ext
+			if err := s.saveGroup(ctx, tx, fx, &g); err != nil {
+				return err
+			}
 		}
 		out = g
-		return setMembers(ctx, tx, g.ID, members)
+		return s.setMembers(ctx, tx, fx, g, members)
 	})
 	if err != nil {
 		return scim.Resource{}, s.scimErr(err)
@@ -106,22 +129,26 @@ func (h *groupHandler) Replace(r *http.Request, id string, attrs scim.ResourceAt
 // attributes: echoing every member is O(group size), which IdPs do not need.
 func (h *groupHandler) Patch(r *http.Request, id string, ops []scim.PatchOperation) (scim.Resource, error) {
 	s := h.s
+	rq := requestOf(r)
+	if countMemberValues(ops) > s.cfg.MaxMemberChanges {
+		return scim.Resource{}, s.scimErr(s.errTooManyMembers())
+	}
 	var out store.Group
-	err := s.store.Update(r.Context(), requestOf(r).teamID, func(ctx context.Context, tx store.Tx) error {
+	err := s.update(r.Context(), rq.teamID, rq.actor(), func(ctx context.Context, tx store.Tx, fx *effects) error {
 		g, err := getGroup(ctx, tx, id)
 		if err != nil {
 			return err
 		}
 		changed := false
 		for _, op := range ops {
-			c, err := applyGroupOp(ctx, tx, &g, op)
+			c, err := s.applyGroupOp(ctx, tx, fx, &g, op)
 			if err != nil {
 				return err
 			}
 			changed = changed || c
 		}
 		if changed {
-			if err := s.saveGroup(ctx, tx, &g); err != nil {
+			if err := s.saveGroup(ctx, tx, fx, &g); err != nil {
 				return err
 			}
 		}
@@ -137,16 +164,29 @@ func (h *groupHandler) Patch(r *http.Request, id string, ops []scim.PatchOperati
 	return s.groupResource(r, out)
 }
 
-// Delete removes the group and its memberships; its members stay on the team.
+// Delete removes the group and its memberships. Members whose only route into the team was
+// this group are deactivated (their seat freed, their workspace hand-over queued); the others
+// stay, losing only the roles the group granted.
 func (h *groupHandler) Delete(r *http.Request, id string) error {
-	err := h.s.store.Update(r.Context(), requestOf(r).teamID, func(ctx context.Context, tx store.Tx) error {
-		if _, err := getGroup(ctx, tx, id); err != nil {
+	s := h.s
+	rq := requestOf(r)
+	err := s.update(r.Context(), rq.teamID, rq.actor(), func(ctx context.Context, tx store.Tx, fx *effects) error {
+		g, err := getGroup(ctx, tx, id)
+		if err != nil {
 			return err
 		}
-		return tx.DeleteGroup(ctx, id)
+		members, err := tx.ListMembers(ctx, g.ID, store.ListOptions{})
+		if err != nil {
+			return err
+		}
+		if err := s.removeMembers(ctx, tx, fx, g, members.Items, true); err != nil {
+			return err
+		}
+		fx.event(EventGroupDeleted, g.ID, "")
+		return tx.DeleteGroup(ctx, g.ID)
 	})
 	if err != nil {
-		return h.s.scimErr(err)
+		return s.scimErr(err)
 	}
 	return nil
 }
@@ -159,9 +199,14 @@ func getGroup(ctx context.Context, tx store.Tx, id string) (store.Group, error) 
 	return g, err
 }
 
-func (s *Server) saveGroup(ctx context.Context, tx store.Tx, g *store.Group) error {
-	g.LastModified, g.Version = s.now(), g.Version+1
-	return groupConflict(tx.UpdateGroup(ctx, *g))
+// saveGroup writes a change of the group's own fields.
+func (s *Server) saveGroup(ctx context.Context, tx store.Tx, fx *effects, g *store.Group) error {
+	g.LastModified, g.Version = fx.now, g.Version+1
+	if err := tx.UpdateGroup(ctx, *g); err != nil {
+		return groupConflict(err)
+	}
+	fx.event(EventGroupUpdated, g.ID, "")
+	return nil
 }
 
 func groupConflict(err error) error {
@@ -172,8 +217,31 @@ func groupConflict(err error) error {
 	return err
 }
 
+// countMemberValues counts the member values a PATCH names, for the Config.MaxMemberChanges
+// cap.
+func countMemberValues(ops []scim.PatchOperation) int {
+	n := 0
+	for _, op := range ops {
+		switch {
+		case op.Path == nil:
+			if m, ok := op.Value.(map[string]any); ok {
+				if v, ok := lookup(m, "members"); ok {
+					n += len(asList(v))
+				}
+			}
+		case strings.EqualFold(op.Path.AttributePath.AttributeName, "members"):
+			if op.Path.ValueExpression != nil || op.Value == nil {
+				n++
+			} else {
+				n += len(asList(op.Value))
+			}
+		}
+	}
+	return n
+}
+
 // applyGroupOp applies one PATCH operation and reports whether the group's own fields changed.
-func applyGroupOp(ctx context.Context, tx store.Tx, g *store.Group, op scim.PatchOperation) (bool, error) {
+func (s *Server) applyGroupOp(ctx context.Context, tx store.Tx, fx *effects, g *store.Group, op scim.PatchOperation) (bool, error) {
 	if op.Path == nil {
 		m, ok := op.Value.(map[string]any)
 		if !ok {
@@ -185,7 +253,7 @@ func applyGroupOp(ctx context.Context, tx store.Tx, g *store.Group, op scim.Patc
 			if err != nil {
 				return false, badRequest(scimerrors.ScimTypeInvalidPath, "A patch value names an unknown attribute.")
 			}
-			c, err := applyGroupOp(ctx, tx, g, scim.PatchOperation{Op: op.Op, Path: &p, Value: v})
+			c, err := s.applyGroupOp(ctx, tx, fx, g, scim.PatchOperation{Op: op.Op, Path: &p, Value: v})
 			if err != nil {
 				return false, err
 			}
@@ -200,8 +268,9 @@ func applyGroupOp(ctx context.Context, tx store.Tx, g *store.Group, op scim.Patc
 		if !ok || strings.TrimSpace(name) == "" {
 			return false, badRequest(scimerrors.ScimTypeInvalidValue, "displayName must be a non-empty string.")
 		}
+		changed := g.DisplayName != name
 		g.DisplayName = name
-		return true, nil
+		return changed, nil
 	case attr == "displayname":
 		return false, badRequest(scimerrors.ScimTypeMutability, "displayName is required and cannot be removed.")
 	case attr == "externalid":
@@ -209,16 +278,17 @@ func applyGroupOp(ctx context.Context, tx store.Tx, g *store.Group, op scim.Patc
 		if op.Op == scim.PatchOperationRemove {
 			ext = ""
 		}
+		changed := g.ExternalID != ext
 		g.ExternalID = ext
-		return true, nil
+		return changed, nil
 	case attr == "members":
-		return false, applyMembersOp(ctx, tx, g.ID, op)
+		return false, s.applyMembersOp(ctx, tx, fx, *g, op)
 	}
 	return false, badRequest(scimerrors.ScimTypeInvalidPath, "Groups support displayName, externalId and members.")
 }
 
 // applyMembersOp applies an add, remove or replace on members.
-func applyMembersOp(ctx context.Context, tx store.Tx, groupID string, op scim.PatchOperation) error {
+func (s *Server) applyMembersOp(ctx context.Context, tx store.Tx, fx *effects, g store.Group, op scim.PatchOperation) error {
 	if op.Path.ValueExpression != nil {
 		// members[value eq "id"]: only removal is meaningful.
 		e, ok := op.Path.ValueExpression.(*filter.AttributeExpression)
@@ -229,8 +299,7 @@ func applyMembersOp(ctx context.Context, tx store.Tx, groupID string, op scim.Pa
 		if !ok || !isStr || e.Operator != filter.EQ || !strings.EqualFold(e.AttributePath.AttributeName, "value") || op.Op != scim.PatchOperationRemove {
 			return badRequest(scimerrors.ScimTypeInvalidPath, `Member filters must have the form members[value eq "<id>"] and be removed.`)
 		}
-		_, err := tx.RemoveMembers(ctx, groupID, []string{id})
-		return err
+		return s.removeMembers(ctx, tx, fx, g, []string{id}, false)
 	}
 	ids, err := memberIDs(op.Value)
 	if err != nil {
@@ -238,15 +307,14 @@ func applyMembersOp(ctx context.Context, tx store.Tx, groupID string, op scim.Pa
 	}
 	switch op.Op {
 	case scim.PatchOperationAdd:
-		return addMembers(ctx, tx, groupID, ids)
+		return s.addMembers(ctx, tx, fx, g, ids)
 	case scim.PatchOperationReplace:
-		return setMembers(ctx, tx, groupID, ids)
+		return s.setMembers(ctx, tx, fx, g, ids)
 	default: // remove
 		if op.Value == nil {
-			return setMembers(ctx, tx, groupID, nil)
+			return s.setMembers(ctx, tx, fx, g, nil)
 		}
-		_, err := tx.RemoveMembers(ctx, groupID, ids)
-		return err
+		return s.removeMembers(ctx, tx, fx, g, ids, false)
 	}
 }
 
@@ -276,9 +344,19 @@ func memberIDs(v any) ([]string, error) {
 	return ids, nil
 }
 
-// addMembers adds users after checking that each is a provisioned, active member of the
-// team; the first one that is not fails the whole request.
-func addMembers(ctx context.Context, tx store.Tx, groupID string, ids []string) error {
+// grantsSeat reports whether a group's roles hold a seat; grantsSupport whether they make a
+// support user.
+func grantsSeat(g store.Group) bool    { return slices.ContainsFunc(g.Roles, isSeatRole) }
+func grantsSupport(g store.Group) bool { return slices.ContainsFunc(g.Roles, isSupportRole) }
+
+// addMembers adds users to g after checking that each is a provisioned, active member of the
+// team (the first one that is not fails the whole request). A member the group's roles give
+// a seat takes it (refused: 403, and nothing of the request applies).
+func (s *Server) addMembers(ctx context.Context, tx store.Tx, fx *effects, g store.Group, ids []string) error {
+	if len(ids) == 0 {
+		return nil
+	}
+	users := make(map[string]store.User, len(ids))
 	for _, id := range ids {
 		u, err := tx.GetUser(ctx, id)
 		if errors.Is(err, store.ErrNotFound) || (err == nil && (u.Deleted || !u.Active)) {
@@ -288,17 +366,87 @@ func addMembers(ctx context.Context, tx store.Tx, groupID string, ids []string) 
 		if err != nil {
 			return err
 		}
+		users[id] = u
 	}
+	added, err := tx.AddMembers(ctx, g.ID, ids)
+	if err != nil {
+		return err
+	}
+	for _, id := range added {
+		fx.event(EventMemberAdded, id, g.ID)
+		u := users[id]
+		if u.Seat || !(grantsSeat(g) || grantsSupport(g)) {
+			continue
+		}
+		roles, err := groupRoles(ctx, tx, u.ID)
+		if err != nil {
+			return err
+		}
+		if err := checkSupportCap(ctx, tx, u, roles); err != nil {
+			return err
+		}
+		if err := s.syncSeatWith(ctx, tx, fx, &u, roles); err != nil {
+			return err
+		}
+		if u.Seat {
+			if err := tx.UpdateUser(ctx, u); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// removeMembers takes users out of g. A member who loses the last role that held their seat
+// frees it. With deleting (the group is being deleted), a member whose only route into the
+// team was g is deactivated.
+func (s *Server) removeMembers(ctx context.Context, tx store.Tx, fx *effects, g store.Group, ids []string, deleting bool) error {
 	if len(ids) == 0 {
 		return nil
 	}
-	_, err := tx.AddMembers(ctx, groupID, ids)
-	return err
+	removed, err := tx.RemoveMembers(ctx, g.ID, ids)
+	if err != nil {
+		return err
+	}
+	for _, id := range removed {
+		fx.event(EventMemberRemoved, id, g.ID)
+		u, err := tx.GetUser(ctx, id)
+		if errors.Is(err, store.ErrNotFound) {
+			continue // a member id of a user the team no longer has
+		}
+		if err != nil {
+			return err
+		}
+		if deleting && u.ViaGroups && onTeam(u) {
+			others, err := tx.GroupsOf(ctx, id)
+			if err != nil {
+				return err
+			}
+			if len(others) == 0 {
+				next := u
+				next.Active = false
+				next.LastModified, next.Version = fx.now, u.Version+1
+				if err := s.saveUser(ctx, tx, fx, u, next, ""); err != nil {
+					return err
+				}
+				continue
+			}
+		}
+		if u.Seat && grantsSeat(g) && !slices.ContainsFunc(u.Roles, isSeatRole) {
+			if err := s.syncSeat(ctx, tx, fx, &u); err != nil {
+				return err
+			}
+			if err := tx.UpdateUser(ctx, u); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
 }
 
 // setMembers makes the group's members exactly ids, writing only the difference.
-func setMembers(ctx context.Context, tx store.Tx, groupID string, ids []string) error {
-	current, err := tx.ListMembers(ctx, groupID, store.ListOptions{})
+func (s *Server) setMembers(ctx context.Context, tx store.Tx, fx *effects, g store.Group, ids []string) error {
+	current, err := tx.ListMembers(ctx, g.ID, store.ListOptions{})
 	if err != nil {
 		return err
 	}
@@ -320,12 +468,105 @@ func setMembers(ctx context.Context, tx store.Tx, groupID string, ids []string) 
 			have[id] = true
 		}
 	}
-	if len(remove) > 0 {
-		if _, err := tx.RemoveMembers(ctx, groupID, remove); err != nil {
-			return err
+	if err := s.removeMembers(ctx, tx, fx, g, remove, false); err != nil {
+		return err
+	}
+	return s.addMembers(ctx, tx, fx, g, add)
+}
+
+// groupRef names a group in a user's groups attribute: by id or by displayName.
+type groupRef struct{ id, name string }
+
+// readGroupRefs reads the groups attribute of POST /Users: a list of group names, or of
+// objects with the group's id as "value" (or its name as "display").
+func readGroupRefs(v any) ([]groupRef, *scimerrors.ScimError) {
+	bad := &scimerrors.ScimError{Status: http.StatusBadRequest, ScimType: scimerrors.ScimTypeInvalidValue,
+		Detail: `groups must be a list of group names or of {"value": "<group id>"} objects.`}
+	if v == nil {
+		return nil, nil
+	}
+	list, ok := v.([]any)
+	if !ok {
+		return nil, bad
+	}
+	refs := make([]groupRef, 0, len(list))
+	for _, el := range list {
+		switch e := el.(type) {
+		case string:
+			if strings.TrimSpace(e) == "" {
+				return nil, bad
+			}
+			refs = append(refs, groupRef{name: e})
+		case map[string]any:
+			id, _ := lookup(e, "value")
+			name, _ := lookup(e, "display")
+			ref := groupRef{}
+			ref.id, _ = id.(string)
+			ref.name, _ = name.(string)
+			if ref.id == "" && ref.name == "" {
+				return nil, bad
+			}
+			refs = append(refs, ref)
+		default:
+			return nil, bad
 		}
 	}
-	return addMembers(ctx, tx, groupID, add)
+	return refs, nil
+}
+
+// resolveGroups finds the groups refs name; a group the team does not have fails the request.
+func resolveGroups(ctx context.Context, tx store.Tx, refs []groupRef) ([]store.Group, error) {
+	var out []store.Group
+	for _, ref := range refs {
+		var g store.Group
+		var err error
+		if ref.id != "" {
+			g, err = tx.GetGroup(ctx, ref.id)
+		} else {
+			g, err = tx.GetGroupByDisplayName(ctx, ref.name)
+		}
+		if errors.Is(err, store.ErrNotFound) {
+			name := ref.id
+			if name == "" {
+				name = ref.name
+			}
+			return nil, badRequest(scimerrors.ScimTypeInvalidValue, "Group %q does not exist in this team: push the group first.", name)
+		}
+		if err != nil {
+			return nil, err
+		}
+		if !slices.ContainsFunc(out, func(o store.Group) bool { return o.ID == g.ID }) {
+			out = append(out, g)
+		}
+	}
+	return out, nil
+}
+
+// rolesOf returns the roles groups grant.
+func rolesOf(groups []store.Group) []string {
+	var roles []string
+	for _, g := range groups {
+		for _, r := range g.Roles {
+			if !slices.Contains(roles, r) {
+				roles = append(roles, r)
+			}
+		}
+	}
+	return roles
+}
+
+// joinGroups makes a member who is being provisioned a member of groups.
+func joinGroups(ctx context.Context, tx store.Tx, fx *effects, userID string, groups []store.Group) error {
+	for _, g := range groups {
+		added, err := tx.AddMembers(ctx, g.ID, []string{userID})
+		if err != nil {
+			return err
+		}
+		if len(added) > 0 {
+			fx.event(EventMemberAdded, userID, g.ID)
+		}
+	}
+	return nil
 }
 
 func readGroupFields(attrs scim.ResourceAttributes) (name, externalID string, err error) {

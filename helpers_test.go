@@ -172,3 +172,28 @@ func listIDs(t *testing.T, res response) []string {
 	}
 	return ids
 }
+
+// seatsInUse counts the seats the env's team holds.
+func (e *env) seatsInUse() int {
+	e.t.Helper()
+	var n int
+	yes := true
+	require.NoError(e.t, e.st.View(context.Background(), e.teamID, func(ctx context.Context, tx store.Tx) error {
+		var err error
+		n, err = tx.CountUsers(ctx, store.UserFilter{Seat: &yes})
+		return err
+	}))
+	return n
+}
+
+// idOf returns the ID of the team's user with userName.
+func (e *env) idOf(userName string) string {
+	e.t.Helper()
+	var id string
+	require.NoError(e.t, e.st.View(context.Background(), e.teamID, func(ctx context.Context, tx store.Tx) error {
+		u, err := tx.GetUserByUserName(ctx, userName)
+		id = u.ID
+		return err
+	}))
+	return id
+}

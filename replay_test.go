@@ -12,6 +12,8 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/teamscim/teamscim/store"
 )
 
 // flow is a recorded IdP conversation in testdata/<idp>/*.json.
@@ -32,7 +34,9 @@ type step struct {
 	Absent      []string        `json:"absent"`
 	Capture     string          `json:"capture"`
 	Stored      map[string]any  `json:"stored"`
+	StoredGroup map[string]any  `json:"storedGroup"`
 	Users       *int            `json:"users"`
+	Seats       *int            `json:"seats"`
 }
 
 // TestIdPFlows replays each recorded IdP flow through the public handler, checking every
@@ -100,14 +104,21 @@ func TestIdPFlows(t *testing.T) {
 					require.NotEmpty(t, id, name)
 					vars[st.Capture] = id
 					if st.Status == http.StatusCreated {
-						assert.Equal(t, "http://scim.example.com/scim/v2/Users/"+id, w.Header().Get("Location"), name)
+						collection, _, _ := strings.Cut(st.Path, "?")
+						assert.Equal(t, "http://scim.example.com/scim/v2"+collection+"/"+id, w.Header().Get("Location"), name)
 					}
 				}
 				if st.Stored != nil {
 					assertStored(t, name, e, vars[st.Stored["ref"].(string)], st.Stored)
 				}
+				if st.StoredGroup != nil {
+					assertStoredGroup(t, name, e, vars, st.StoredGroup)
+				}
 				if st.Users != nil {
 					assert.Equal(t, *st.Users, e.countUsers(), "%s: stored users", name)
+				}
+				if st.Seats != nil {
+					assert.Equal(t, *st.Seats, e.seatsInUse(), "%s: seats in use", name)
 				}
 			}
 		})
@@ -155,7 +166,8 @@ func assertStored(t *testing.T, where string, e *env, id string, want map[string
 	require.NotEmpty(t, id, where)
 	u := e.user(id)
 	got := map[string]any{"userName": u.UserName, "givenName": u.GivenName, "familyName": u.FamilyName,
-		"externalId": u.ExternalID, "active": u.Active, "deleted": u.Deleted, "managed": u.Managed}
+		"externalId": u.ExternalID, "active": u.Active, "deleted": u.Deleted, "managed": u.Managed,
+		"seat": u.Seat, "viaGroups": u.ViaGroups}
 	for k, v := range want {
 		if k == "ref" {
 			continue
@@ -163,5 +175,36 @@ func assertStored(t *testing.T, where string, e *env, id string, want map[string
 		gv, ok := got[k]
 		require.True(t, ok, "%s: unknown stored field %q", where, k)
 		assert.Equal(t, v, gv, "%s: stored %s", where, k)
+	}
+}
+
+// assertStoredGroup compares the stored group named by want["ref"] with want: its displayName,
+// its members (a list of captured variable names), or "gone": true once it is deleted.
+func assertStoredGroup(t *testing.T, where string, e *env, vars map[string]string, want map[string]any) {
+	t.Helper()
+	id := vars[want["ref"].(string)]
+	require.NotEmpty(t, id, where)
+	g, err := e.group(id)
+	if gone, _ := want["gone"].(bool); gone {
+		assert.ErrorIs(t, err, store.ErrNotFound, "%s: the group must be gone", where)
+		return
+	}
+	require.NoError(t, err, where)
+	for k, v := range want {
+		switch k {
+		case "ref":
+		case "displayName":
+			assert.Equal(t, v, g.DisplayName, "%s: stored displayName", where)
+		case "externalId":
+			assert.Equal(t, v, g.ExternalID, "%s: stored externalId", where)
+		case "members":
+			ids := []string{}
+			for _, name := range v.([]any) {
+				ids = append(ids, vars[name.(string)])
+			}
+			assert.Equal(t, sorted(ids...), e.members(id), "%s: stored members", where)
+		default:
+			t.Fatalf("%s: unknown storedGroup field %q", where, k)
+		}
 	}
 }

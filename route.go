@@ -24,7 +24,7 @@ type routed struct {
 	path     string // canonical path, without the /v2 prefix
 	resource string // "Users" for resource routes
 	allow    string // set when the method is not allowed: the methods that are
-	prepare  func([]byte) ([]byte, *scimerrors.ScimError)
+	prepare  func([]byte, *request) ([]byte, *scimerrors.ScimError)
 }
 
 // canonicalSegments maps lower-cased first path segments to their canonical spelling, so that
@@ -122,8 +122,10 @@ const scim10UserURN = "urn:scim:schemas:core:1.0"
 
 // prepareUser makes a POST or PUT /Users body acceptable to the wrapped validator without
 // changing its meaning: it makes sure the core schema URN is listed, drops read-only id and
-// meta and the write-only password, and turns "True"/"False" strings into booleans.
-func prepareUser(body []byte) ([]byte, *scimerrors.ScimError) {
+// meta and the write-only password, and turns "True"/"False" strings into booleans. The
+// groups attribute (read-only to the wrapped library, Postman's "groups to join" on create)
+// moves to rq.
+func prepareUser(body []byte, rq *request) ([]byte, *scimerrors.ScimError) {
 	m, err := decodeObject(body)
 	if err != nil {
 		return nil, errNotJSON
@@ -131,7 +133,14 @@ func prepareUser(body []byte) ([]byte, *scimerrors.ScimError) {
 	ensureSchema(m, schema.UserSchema)
 	for k, v := range m {
 		switch strings.ToLower(k) {
-		case "id", "meta", "password", "groups":
+		case "groups":
+			refs, serr := readGroupRefs(v)
+			if serr != nil {
+				return nil, serr
+			}
+			rq.groups = refs
+			delete(m, k)
+		case "id", "meta", "password":
 			delete(m, k)
 		case "active":
 			m[k] = stringBool(v)
@@ -154,7 +163,7 @@ func prepareUser(body []byte) ([]byte, *scimerrors.ScimError) {
 
 // prepareGroup makes a POST or PUT /Groups body acceptable to the wrapped validator: the
 // core Group URN listed (Entra ID adds Microsoft's own URN), read-only id and meta dropped.
-func prepareGroup(body []byte) ([]byte, *scimerrors.ScimError) {
+func prepareGroup(body []byte, _ *request) ([]byte, *scimerrors.ScimError) {
 	m, err := decodeObject(body)
 	if err != nil {
 		return nil, errNotJSON
@@ -201,7 +210,7 @@ func ensureSchema(m map[string]any, core string) {
 // preparePatch normalises a PatchOp body: string booleans for active, the write-only password
 // dropped, and extension objects in path-less values flattened to "urn:...:attr" keys (the
 // wrapped validator refuses the nested form).
-func preparePatch(body []byte) ([]byte, *scimerrors.ScimError) {
+func preparePatch(body []byte, _ *request) ([]byte, *scimerrors.ScimError) {
 	m, err := decodeObject(body)
 	if err != nil {
 		return nil, errNotJSON

@@ -83,6 +83,8 @@ const (
 	DefaultMaxBodyBytes = 1 << 20
 	// DefaultMaxResults is the default and largest page size of a list.
 	DefaultMaxResults = 100
+	// DefaultMaxMemberChanges is the default Config.MaxMemberChanges.
+	DefaultMaxMemberChanges = 10_000
 )
 
 // Config configures a Server. Only Store is required.
@@ -104,6 +106,19 @@ type Config struct {
 	MaxBodyBytes int64
 	// MaxResults is the default and largest count of a list page. Default: DefaultMaxResults.
 	MaxResults int
+	// Seats decides whether a team may take one more seat (see SeatPolicy). Default:
+	// Unlimited.
+	Seats SeatPolicy
+	// Workspaces is the host's workspace service, told what happens to a member's
+	// workspaces when they are deactivated, reactivated or removed. Default: none (no
+	// workspace hand-over).
+	Workspaces WorkspaceReassigner
+	// WorkspaceTimeout bounds each call to Workspaces. Default: DefaultWorkspaceTimeout.
+	WorkspaceTimeout time.Duration
+	// MaxMemberChanges caps the group members one request may name (a POST or PUT member
+	// list, or the values of a PATCH's member operations); beyond it the request answers 400
+	// tooMany and changes nothing. Default: DefaultMaxMemberChanges.
+	MaxMemberChanges int
 	// Events receives the audit trail (keys, SCIM switch, provisioning, groups). Default:
 	// discard.
 	Events EventSink
@@ -144,6 +159,15 @@ func New(cfg Config) (*Server, error) {
 	}
 	if cfg.Events == nil {
 		cfg.Events = EventSinkFunc(func(context.Context, Event) {})
+	}
+	if cfg.Seats == nil {
+		cfg.Seats = Unlimited
+	}
+	if cfg.WorkspaceTimeout <= 0 {
+		cfg.WorkspaceTimeout = DefaultWorkspaceTimeout
+	}
+	if cfg.MaxMemberChanges <= 0 {
+		cfg.MaxMemberChanges = DefaultMaxMemberChanges
 	}
 	cfg.BaseURL = strings.TrimRight(cfg.BaseURL, "/")
 	s := &Server{cfg: cfg, log: cfg.Logger, store: cfg.Store, now: cfg.Now}
@@ -212,6 +236,7 @@ type request struct {
 	teamID  string
 	keyID   string // the API key that authenticated the request
 	baseURL string // absolute SCIM root, no trailing slash
+	groups  []groupRef
 }
 
 // actor is the Actor of the events the request causes.
@@ -269,6 +294,7 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 
+	rq := &request{teamID: team.ID, keyID: key.ID, baseURL: s.baseURL(r)}
 	if r.Body != nil && r.Method != http.MethodGet && r.Method != http.MethodDelete {
 		body, serr := s.readBody(w, r)
 		if serr != nil {
@@ -276,7 +302,7 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		if rt.prepare != nil {
-			body, serr = rt.prepare(body)
+			body, serr = rt.prepare(body, rq)
 			if serr != nil {
 				writeError(w, *serr)
 				return
@@ -286,7 +312,6 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 		r.ContentLength = int64(len(body))
 	}
 
-	rq := &request{teamID: team.ID, keyID: key.ID, baseURL: s.baseURL(r)}
 	r = r.WithContext(context.WithValue(r.Context(), requestKey{}, rq))
 	r.URL.Path = rt.path
 	r.URL.RawPath = ""

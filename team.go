@@ -205,24 +205,38 @@ type Member struct {
 	Email      string
 	GivenName  string
 	FamilyName string
+	// Roles are the member's team roles. Default: RoleDeveloper.
+	Roles []string
 }
 
 // AddMember adds an active member who is not SCIM-managed, as the host does when someone
 // joins the team by invitation. A later POST /Users with the same email (in any case) adopts
 // the member: it answers 201 with this member, now SCIM-managed. An email already on the team
-// fails with an error wrapping store.ErrConflict.
+// fails with an error wrapping store.ErrConflict. The member gets m.Roles (default:
+// RoleDeveloper) and the seat those roles call for (ErrNoSeat when the seat policy refuses;
+// ErrTooManySupportUsers for one support user too many).
 func (s *Server) AddMember(ctx context.Context, teamID string, m Member) (store.User, error) {
 	if !isEmail(m.Email) {
 		return store.User{}, fmt.Errorf("%w: %q is not an email address", ErrInvalidArgument, m.Email)
 	}
-	id, err := uuid.NewV7()
-	if err != nil {
-		return store.User{}, err
+	roles := slices.Compact(slices.Sorted(slices.Values(m.Roles)))
+	if len(roles) == 0 {
+		roles = []string{RoleDeveloper}
 	}
-	now := s.now()
-	u := store.User{ID: id.String(), UserName: m.Email, GivenName: m.GivenName, FamilyName: m.FamilyName,
-		Active: true, Roles: []string{RoleDeveloper}, Created: now, LastModified: now, Version: 1}
-	err = s.store.Update(ctx, teamID, func(ctx context.Context, tx store.Tx) error {
+	var u store.User
+	err := s.update(ctx, teamID, "", func(ctx context.Context, tx store.Tx, fx *effects) error {
+		id, err := uuid.NewV7()
+		if err != nil {
+			return err
+		}
+		u = store.User{ID: id.String(), UserName: m.Email, GivenName: m.GivenName, FamilyName: m.FamilyName,
+			Active: true, Roles: roles, Created: fx.now, LastModified: fx.now, Version: 1}
+		if err := checkSupportCap(ctx, tx, u, nil); err != nil {
+			return err
+		}
+		if err := s.syncSeatWith(ctx, tx, fx, &u, nil); err != nil {
+			return err
+		}
 		return tx.CreateUser(ctx, u)
 	})
 	if err != nil {

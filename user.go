@@ -28,9 +28,12 @@ type userHandler struct{ s *Server }
 var _ scim.ResourceHandler = (*userHandler)(nil)
 
 // Create provisions a member: a new one, the re-link of a member hidden by DELETE, or the
-// adoption of a member who joined outside SCIM. An email already provisioned answers 409.
+// adoption of a member who joined outside SCIM. An email already provisioned answers 409. A
+// member created with groups (the request's groups attribute, Postman's "groups to join")
+// reaches the team through those groups only (store.User.ViaGroups).
 func (h *userHandler) Create(r *http.Request, attrs scim.ResourceAttributes) (scim.Resource, error) {
 	s := h.s
+	rq := requestOf(r)
 	in, err := readUserInput(attrs)
 	if err != nil {
 		return scim.Resource{}, s.scimErr(err)
@@ -46,8 +49,11 @@ func (h *userHandler) Create(r *http.Request, attrs scim.ResourceAttributes) (sc
 		in.Active = &t
 	}
 	var out store.User
-	err = s.store.Update(r.Context(), requestOf(r).teamID, func(ctx context.Context, tx store.Tx) error {
-		now := s.now()
+	err = s.update(r.Context(), rq.teamID, rq.actor(), func(ctx context.Context, tx store.Tx, fx *effects) error {
+		groups, err := resolveGroups(ctx, tx, rq.groups)
+		if err != nil {
+			return err
+		}
 		existing, err := tx.GetUserByUserName(ctx, *in.UserName)
 		switch {
 		case errors.Is(err, store.ErrNotFound):
@@ -55,31 +61,48 @@ func (h *userHandler) Create(r *http.Request, attrs scim.ResourceAttributes) (sc
 			if err != nil {
 				return err
 			}
-			u := store.User{ID: id.String(), Managed: true, Roles: []string{RoleDeveloper}, Created: now, Version: 1}
+			u := store.User{ID: id.String(), Managed: true, ViaGroups: len(groups) > 0, Roles: []string{RoleDeveloper},
+				Created: fx.now, LastModified: fx.now, Version: 1}
 			in.applyTo(&u, true)
-			u.LastModified = now
-			out = u
+			if err := s.syncSeatWith(ctx, tx, fx, &u, rolesOf(groups)); err != nil {
+				return err
+			}
 			if err := tx.CreateUser(ctx, u); errors.Is(err, store.ErrConflict) {
 				return errUserNameTaken
 			} else if err != nil {
 				return err
 			}
-			return nil
+			fx.event(EventUserProvisioned, u.ID, "")
+			out = u
+			return joinGroups(ctx, tx, fx, u.ID, groups)
 		case err != nil:
 			return err
 		case existing.Managed && !existing.Deleted:
 			return errUserNameTaken
 		}
-		// Re-link a member hidden by DELETE, or adopt one who joined outside SCIM.
+		// Re-link a member hidden by DELETE, or adopt one who joined outside SCIM (who keeps
+		// a route of their own).
 		u := existing
 		u.Deleted, u.Managed = false, true
 		in.applyTo(&u, true)
 		if len(u.Roles) == 0 {
 			u.Roles = []string{RoleDeveloper}
 		}
-		u.LastModified, u.Version = now, existing.Version+1
+		if !onTeam(existing) {
+			u.ViaGroups = len(groups) > 0
+		}
+		u.LastModified, u.Version = fx.now, existing.Version+1
+		if err := joinGroups(ctx, tx, fx, u.ID, groups); err != nil {
+			return err
+		}
+		if err := s.saveUser(ctx, tx, fx, existing, u, EventUserProvisioned); err != nil {
+			return err
+		}
+		if onTeam(existing) {
+			fx.event(EventUserProvisioned, u.ID, "") // adopted: no change of state, but now provisioned
+		}
 		out = u
-		return s.saveUser(ctx, tx, existing, u)
+		return nil
 	})
 	if err != nil {
 		return scim.Resource{}, s.scimErr(err)
@@ -119,7 +142,8 @@ func (h *userHandler) Replace(r *http.Request, id string, attrs scim.ResourceAtt
 		return scim.Resource{}, s.scimErr(badRequest(scimerrors.ScimTypeInvalidValue, "userName is required."))
 	}
 	var out store.User
-	err = s.store.Update(r.Context(), requestOf(r).teamID, func(ctx context.Context, tx store.Tx) error {
+	rq := requestOf(r)
+	err = s.update(r.Context(), rq.teamID, rq.actor(), func(ctx context.Context, tx store.Tx, fx *effects) error {
 		old, err := visibleUser(ctx, tx, id)
 		if err != nil {
 			return err
@@ -130,7 +154,7 @@ func (h *userHandler) Replace(r *http.Request, id string, attrs scim.ResourceAtt
 			return err
 		}
 		out = next
-		return s.saveUser(ctx, tx, old, next)
+		return s.saveUser(ctx, tx, fx, old, next, EventUserReactivated)
 	})
 	if err != nil {
 		return scim.Resource{}, s.scimErr(err)
@@ -142,7 +166,8 @@ func (h *userHandler) Replace(r *http.Request, id string, attrs scim.ResourceAtt
 func (h *userHandler) Patch(r *http.Request, id string, ops []scim.PatchOperation) (scim.Resource, error) {
 	s := h.s
 	var out store.User
-	err := s.store.Update(r.Context(), requestOf(r).teamID, func(ctx context.Context, tx store.Tx) error {
+	rq := requestOf(r)
+	err := s.update(r.Context(), rq.teamID, rq.actor(), func(ctx context.Context, tx store.Tx, fx *effects) error {
 		old, err := visibleUser(ctx, tx, id)
 		if err != nil {
 			return err
@@ -169,7 +194,7 @@ func (h *userHandler) Patch(r *http.Request, id string, ops []scim.PatchOperatio
 			return err
 		}
 		out = next
-		return s.saveUser(ctx, tx, old, next)
+		return s.saveUser(ctx, tx, fx, old, next, EventUserReactivated)
 	})
 	if err != nil {
 		return scim.Resource{}, s.scimErr(err)
@@ -180,15 +205,16 @@ func (h *userHandler) Patch(r *http.Request, id string, ops []scim.PatchOperatio
 // Delete deactivates the member and hides the SCIM resource; the member and their data stay.
 func (h *userHandler) Delete(r *http.Request, id string) error {
 	s := h.s
-	err := s.store.Update(r.Context(), requestOf(r).teamID, func(ctx context.Context, tx store.Tx) error {
+	rq := requestOf(r)
+	err := s.update(r.Context(), rq.teamID, rq.actor(), func(ctx context.Context, tx store.Tx, fx *effects) error {
 		old, err := visibleUser(ctx, tx, id)
 		if err != nil {
 			return err
 		}
 		next := old
 		next.Active, next.Deleted = false, true
-		next.LastModified, next.Version = s.now(), old.Version+1
-		return s.saveUser(ctx, tx, old, next)
+		next.LastModified, next.Version = fx.now, old.Version+1
+		return s.saveUser(ctx, tx, fx, old, next, "")
 	})
 	if err != nil {
 		return s.scimErr(err)
@@ -209,7 +235,8 @@ func visibleUser(ctx context.Context, tx store.Tx, id string) (store.User, error
 }
 
 // prepareChange applies the rules of an update from old to next: userName must stay valid,
-// Entra ID's soft-delete rename keeps the stored email, and the version moves on.
+// Entra ID's soft-delete rename keeps the stored email, a reactivated member's route into the
+// team is their own, and the version moves on.
 func (s *Server) prepareChange(old, next store.User) (store.User, error) {
 	if next.UserName != old.UserName {
 		if isTombstoneRename(old.UserName, next.UserName) {
@@ -219,29 +246,74 @@ func (s *Server) prepareChange(old, next store.User) (store.User, error) {
 			return next, err
 		}
 	}
+	if !onTeam(old) && onTeam(next) {
+		next.ViaGroups = false
+	}
 	next.LastModified, next.Version = s.now(), old.Version+1
 	return next, nil
 }
 
-// saveUser writes next over old, and applies what a change of state implies: a member who
-// is deactivated or hidden leaves every group.
-func (s *Server) saveUser(ctx context.Context, tx store.Tx, old, next store.User) error {
+// saveUser writes next over old, with everything a change of the member's state implies.
+//
+//   - Leaving the team (deactivation, DELETE, Entra's tombstone rename): the member leaves every
+//     group, frees their seat, their workspace hand-over is queued, and "de-provisioned" is
+//     recorded.
+//   - Joining it again (reactivation, the re-link of a hidden member): the member takes a seat
+//     (refused: 403, nothing changes), the reactivation hand-over is queued, and joinEvent is
+//     recorded.
+//   - Anything else (a profile change, an idempotent repeat) changes no seat and records
+//     nothing.
+//
+// Workspace hand-overs of the member that failed before are run again after the commit.
+func (s *Server) saveUser(ctx context.Context, tx store.Tx, fx *effects, old, next store.User, joinEvent EventType) error {
+	leaving, joining := onTeam(old) && !onTeam(next), !onTeam(old) && onTeam(next)
+	switch {
+	case leaving:
+		if err := s.leaveGroups(ctx, tx, fx, next.ID); err != nil {
+			return err
+		}
+		if err := s.syncSeatWith(ctx, tx, fx, &next, nil); err != nil {
+			return err
+		}
+		if err := s.queueWorkspaces(ctx, tx, fx, next.ID, WorkspacesOnDeactivation, ""); err != nil {
+			return err
+		}
+		fx.event(EventUserDeprovisioned, next.ID, "")
+	case joining:
+		if err := s.syncSeat(ctx, tx, fx, &next); err != nil {
+			return err
+		}
+		if err := s.queueWorkspaces(ctx, tx, fx, next.ID, WorkspacesOnReactivation, ""); err != nil {
+			return err
+		}
+		fx.event(joinEvent, next.ID, "")
+	default:
+		if err := s.pendingJobs(ctx, tx, fx, next.ID); err != nil {
+			return err
+		}
+	}
 	if err := tx.UpdateUser(ctx, next); err != nil {
 		if errors.Is(err, store.ErrConflict) {
 			return errUserNameTaken
 		}
 		return err
 	}
-	leaving := (old.Active && !old.Deleted) && (!next.Active || next.Deleted)
-	if leaving {
-		groups, err := tx.GroupsOf(ctx, next.ID)
+	return nil
+}
+
+// leaveGroups takes the member out of every group, recording each removal.
+func (s *Server) leaveGroups(ctx context.Context, tx store.Tx, fx *effects, userID string) error {
+	groups, err := tx.GroupsOf(ctx, userID)
+	if err != nil {
+		return err
+	}
+	for _, g := range groups {
+		removed, err := tx.RemoveMembers(ctx, g, []string{userID})
 		if err != nil {
 			return err
 		}
-		for _, g := range groups {
-			if _, err := tx.RemoveMembers(ctx, g, []string{next.ID}); err != nil {
-				return err
-			}
+		if len(removed) > 0 {
+			fx.event(EventMemberRemoved, userID, g)
 		}
 	}
 	return nil
