@@ -27,7 +27,7 @@ func seed(b *testing.B, e *env, n int) []string {
 			for i := start; i < min(start+5000, n); i++ {
 				id := fmt.Sprintf("seed-%08d", i)
 				u := store.User{ID: id, UserName: fmt.Sprintf("user%08d@example.com", i), GivenName: "G", FamilyName: "F",
-					Active: true, Managed: true, Roles: []string{teamscim.RoleDeveloper}, Created: now, LastModified: now, Version: 1}
+					Active: true, Managed: true, Seat: true, Roles: []string{teamscim.RoleDeveloper}, Created: now, LastModified: now, Version: 1}
 				if err := tx.CreateUser(ctx, u); err != nil {
 					return err
 				}
@@ -111,4 +111,120 @@ func BenchmarkDeactivateUser(b *testing.B) {
 	ids := seed(b, e, 10_000)
 	doBench(b, e.h, http.MethodPatch, "/scim/v2/Users/"+ids[5000],
 		`{"schemas":["urn:ietf:params:scim:api:messages:2.0:PatchOp"],"Operations":[{"op":"replace","value":{"active":false}}]}`, e.key)
+}
+
+// groupOf creates a group holding the first n of ids, through the store, and returns its id.
+func groupOf(b *testing.B, e *env, ids []string, n int) string {
+	b.Helper()
+	gid := "bench-group"
+	require.NoError(b, e.st.Update(context.Background(), e.teamID, func(ctx context.Context, tx store.Tx) error {
+		if err := tx.CreateGroup(ctx, store.Group{ID: gid, DisplayName: "Bench", Roles: []string{teamscim.RoleDeveloper}, Version: 1}); err != nil {
+			return err
+		}
+		_, err := tx.AddMembers(ctx, gid, ids[:n])
+		return err
+	}))
+	return gid
+}
+
+func membersPatch(op string, ids []string) string {
+	var sb strings.Builder
+	sb.WriteString(`{"schemas":["urn:ietf:params:scim:api:messages:2.0:PatchOp"],"Operations":[{"op":"` + op + `","path":"members","value":[`)
+	for i, id := range ids {
+		if i > 0 {
+			sb.WriteByte(',')
+		}
+		sb.WriteString(`{"value":"` + id + `"}`)
+	}
+	sb.WriteString(`]}]}`)
+	return sb.String()
+}
+
+// BenchmarkGroupAddMember is one member added to a group of 1k, 10k and 100k members: it must
+// not grow with the group (O(changes)). Each iteration adds and removes the same member.
+func BenchmarkGroupAddMember(b *testing.B) {
+	for _, n := range []int{1_000, 10_000, 100_000} {
+		b.Run(fmt.Sprintf("members=%d", n), func(b *testing.B) {
+			e := benchEnv(b)
+			ids := seed(b, e, n+1)
+			gid := groupOf(b, e, ids, n)
+			add, remove := membersPatch("add", ids[n:]), membersPatch("remove", ids[n:])
+			var rd *strings.Reader
+			for b.Loop() {
+				for _, body := range []string{add, remove} {
+					rd = strings.NewReader(body)
+					r := httptest.NewRequest(http.MethodPatch, "/scim/v2/Groups/"+gid, rd)
+					r.Header.Set("Authorization", "Bearer "+e.key)
+					r.Header.Set("Content-Type", "application/scim+json")
+					w := httptest.NewRecorder()
+					e.h.ServeHTTP(w, r)
+					if w.Code != http.StatusNoContent {
+						b.Fatalf("%d %s", w.Code, w.Body.String())
+					}
+				}
+			}
+		})
+	}
+}
+
+// BenchmarkGroupAdd10kMembers is one PATCH adding 10,000 members (about 400 KB) to a group in a
+// team of 100,000 users (checklist G6: under 2 s). Each iteration starts from an empty group.
+func BenchmarkGroupAdd10kMembers(b *testing.B) {
+	e := benchEnv(b)
+	ids := seed(b, e, 100_000)
+	gid := groupOf(b, e, ids, 0)
+	add, remove := membersPatch("add", ids[40_000:50_000]), membersPatch("remove", ids[40_000:50_000])
+	send := func(body string) {
+		r := httptest.NewRequest(http.MethodPatch, "/scim/v2/Groups/"+gid, strings.NewReader(body))
+		r.Header.Set("Authorization", "Bearer "+e.key)
+		r.Header.Set("Content-Type", "application/scim+json")
+		w := httptest.NewRecorder()
+		e.h.ServeHTTP(w, r)
+		if w.Code != http.StatusNoContent {
+			b.Fatalf("%d %s", w.Code, w.Body.String())
+		}
+	}
+	for b.Loop() {
+		send(add)
+		b.StopTimer()
+		send(remove)
+		b.StartTimer()
+	}
+}
+
+// BenchmarkGetGroupWithoutMembers is Entra's GET /Groups/{id}?excludedAttributes=members on a
+// group of 100,000 members (checklist G8: under 50 ms, body under 2 KB).
+func BenchmarkGetGroupWithoutMembers(b *testing.B) {
+	e := benchEnv(b)
+	ids := seed(b, e, 100_000)
+	gid := groupOf(b, e, ids, 100_000)
+	doBench(b, e.h, http.MethodGet, "/scim/v2/Groups/"+gid+"?excludedAttributes=members", "", e.key)
+}
+
+// BenchmarkCreateUserSeatPolicy is POST /Users without a seat policy and with each built-in
+// one, in a team of 10,000: the policy's overhead (counting seats in the Update) must stay
+// under 10%.
+func BenchmarkCreateUserSeatPolicy(b *testing.B) {
+	for _, c := range []struct {
+		name   string
+		policy teamscim.SeatPolicy
+	}{{"none", nil}, {"limit", teamscim.SeatLimit(1 << 30)}, {"autoflex", teamscim.AutoFlex(10_000)}} {
+		b.Run("policy="+c.name, func(b *testing.B) {
+			e := newEnv(b, func(cfg *teamscim.Config) { cfg.Seats = c.policy })
+			seed(b, e, 10_000)
+			i := 0
+			for b.Loop() {
+				i++
+				body := fmt.Sprintf(`{"schemas":["urn:ietf:params:scim:schemas:core:2.0:User"],"userName":"new%d@example.com","name":{"givenName":"Test","familyName":"User"},"active":true}`, i)
+				r := httptest.NewRequest(http.MethodPost, "/scim/v2/Users", strings.NewReader(body))
+				r.Header.Set("Authorization", "Bearer "+e.key)
+				r.Header.Set("Content-Type", "application/json")
+				w := httptest.NewRecorder()
+				e.h.ServeHTTP(w, r)
+				if w.Code != http.StatusCreated {
+					b.Fatalf("%d %s", w.Code, w.Body.String())
+				}
+			}
+		})
+	}
 }

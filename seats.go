@@ -208,8 +208,12 @@ func (s *Server) syncSeatWith(ctx context.Context, tx store.Tx, fx *effects, u *
 	return nil
 }
 
-// takeSeat asks the policy for one more seat for userID and records an overage seat.
+// takeSeat asks the policy for one more seat for userID and records an overage seat. The
+// default policy admits every seat without counting.
 func (s *Server) takeSeat(ctx context.Context, tx store.Tx, fx *effects, userID string) error {
+	if s.cfg.Seats == Unlimited {
+		return nil
+	}
 	team, err := tx.Team(ctx)
 	if err != nil {
 		return err

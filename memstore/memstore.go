@@ -40,7 +40,8 @@
 // plus the users a filter skips. ListMembers sorts the group's member IDs on every call,
 // O(m log m) for m members; GroupsOf sorts the user's group IDs. Overage records and jobs are
 // few (one per seat beyond the licence, one per pending hook call): ListOverages and ListJobs
-// sort what they return, and TeamsWithJobs visits every team.
+// ListJobs sorts what it returns, ListOverages walks the records in ID order (the open ones
+// only, with OverageFilter.Open), and TeamsWithJobs visits every team.
 //
 // # Values
 //
@@ -102,8 +103,10 @@ type team struct {
 	members  map[string]map[string]struct{} // group ID → member user IDs
 	memberOf map[string]map[string]struct{} // user ID → group IDs
 
-	overages map[string]store.Overage // by ID
-	jobs     map[string]store.Job     // by ID
+	overages   map[string]store.Overage // by ID
+	overageIDs idList                   // every overage record
+	openIDs    idList                   // the records not released
+	jobs       map[string]store.Job     // by ID
 }
 
 // counts holds the number of users in each [Deleted][Active][Seat] combination; all of
@@ -1105,24 +1108,54 @@ func (x *tx) UpdateOverage(ctx context.Context, o store.Overage) error {
 	return nil
 }
 
-// ListOverages implements store.Tx. It costs O(r log r) for the team's r overage records.
+// ListOverages implements store.Tx. It walks the records in ID order (only the open ones for
+// OverageFilter.Open), so a page costs O(offset + limit) plus what this transaction changed.
 func (x *tx) ListOverages(ctx context.Context, f store.OverageFilter, o store.ListOptions) (store.Page[store.Overage], error) {
 	if err := x.check(ctx, false); err != nil {
 		return store.Page[store.Overage]{}, err
 	}
-	all := make([]store.Overage, 0, len(x.t.overages)+len(x.overages))
-	for id, r := range x.t.overages {
-		if _, ok := x.overages[id]; !ok && f.Matches(r) {
-			all = append(all, r)
+	live, total := &x.t.overageIDs, x.t.overageIDs.Len()
+	if f.Open {
+		live, total = &x.t.openIDs, x.t.openIDs.Len()
+	}
+	// extra: the IDs this transaction makes match that the live list lacks.
+	var extra []string
+	for id, r := range x.overages {
+		old, committed := x.t.overages[id]
+		was, is := committed && f.Matches(old), f.Matches(*r)
+		switch {
+		case is && !was:
+			extra = append(extra, id)
+			total++
+		case was && !is:
+			total--
 		}
 	}
-	for _, r := range x.overages {
-		if f.Matches(*r) {
-			all = append(all, *r)
+	slices.Sort(extra)
+	skip := max(o.Offset, 0)
+	want := total - skip
+	if o.Limit > 0 {
+		want = min(want, o.Limit)
+	}
+	items := []store.Overage{}
+	if want <= 0 {
+		return store.Page[store.Overage]{Items: items, Total: total}, nil
+	}
+	for id := range ascend(live, extra) {
+		r, _ := x.overage(id)
+		if !f.Matches(r) {
+			continue // released by this transaction
+		}
+		if skip > 0 {
+			skip--
+			continue
+		}
+		items = append(items, r)
+		if len(items) == want {
+			break
 		}
 	}
-	slices.SortFunc(all, func(a, b store.Overage) int { return cmp.Compare(a.ID, b.ID) })
-	return pageSlice(all, o), nil
+	return store.Page[store.Overage]{Items: items, Total: total}, nil
 }
 
 // pageSlice returns the page o selects of items, a sorted slice the caller owns.
@@ -1285,6 +1318,12 @@ func (x *tx) commit() error {
 
 	for id, o := range x.overages {
 		t.overages[id] = *o
+		t.overageIDs.Insert(id)
+		if o.Released.IsZero() {
+			t.openIDs.Insert(id)
+		} else {
+			t.openIDs.Remove(id)
+		}
 	}
 	for id, j := range x.jobs {
 		if j == nil {
