@@ -21,13 +21,24 @@
 //	                       behind a TLS tunnel or reverse proxy; default: derived from each request
 //	-require-email bool    userName must be an email address (default true); false lets generic
 //	                       SCIM suites use userNames such as "bjensen"
-//	-seats N               seat limit of the demo team, 0 = unlimited (default 0)
-//	-seat-policy p         limit, autoflex or trueup (default limit)
+//	-seats N               seats the demo team has bought, 0 = unlimited (default 0)
+//	-seat-policy p         what happens beyond -seats: limit (refuse with 403), autoflex or
+//	                       trueup (admit and record the overage) (default limit)
 //	-rate-limit r          off or postman (default off)
 //
-// Seat policies and rate limits are not implemented in this version: -seats, -seat-policy and
-// -rate-limit are validated, and a value other than the default only prints a warning; the
-// server then runs with unlimited seats and no rate limit.
+// Rate limits are not implemented in this version: -rate-limit is validated, and postman only
+// prints a warning.
+//
+// Workspaces: the server keeps an in-memory workspace service (package memworkspace). Every
+// member provisioned gets a personal workspace and an internal one of their own, so the
+// workspace rules show: deactivating the member makes the team the admin of their internal
+// workspace, reactivating them gives it back. Two read-only endpoints show the demo team's
+// state as JSON:
+//
+//	GET /debug/workspaces  the workspaces and the plans applied to them
+//	GET /debug/seats       the seat report (bought, in use, overage seats with dates)
+//
+// Audit events are logged on standard error.
 //
 // Try it:
 //
@@ -37,6 +48,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -53,6 +65,7 @@ import (
 
 	"github.com/teamscim/teamscim"
 	"github.com/teamscim/teamscim/memstore"
+	"github.com/teamscim/teamscim/memworkspace"
 )
 
 // shutdownTimeout bounds how long in-flight requests may take to finish after a signal.
@@ -107,8 +120,8 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs.StringVar(&o.apiKey, "api-key", "", "use this `secret` for the demo team's SCIM API key instead of a random one (at least 16 characters, no spaces)")
 	fs.StringVar(&o.baseURL, "base-url", "", "public SCIM base `URL` used in Location headers and meta.location, e.g. https://scim.example.com/scim/v2 behind a TLS proxy (default: derived from each request)")
 	fs.BoolVar(&o.requireEmail, "require-email", true, "userName must be an email address; false accepts any non-empty userName (for generic SCIM test suites)")
-	fs.IntVar(&o.seats, "seats", 0, "seat limit `N` of the demo team, 0 = unlimited (NOT IMPLEMENTED YET: validated, a non-zero value only prints a warning)")
-	fs.StringVar(&o.seatPolicy, "seat-policy", "limit", "seat `policy`: limit, autoflex or trueup (NOT IMPLEMENTED YET: validated, another value than limit only prints a warning)")
+	fs.IntVar(&o.seats, "seats", 0, "seats `N` the demo team has bought, 0 = unlimited")
+	fs.StringVar(&o.seatPolicy, "seat-policy", "limit", "what happens beyond -seats: `policy` limit (refuse), autoflex or trueup (admit and record the overage)")
 	fs.StringVar(&o.rateLimit, "rate-limit", "off", "per-team rate `limits`: off or postman (NOT IMPLEMENTED YET: validated, postman only prints a warning)")
 	fs.Usage = func() {
 		fmt.Fprintf(fs.Output(), "Usage: server [flags]\n\n"+
@@ -167,20 +180,25 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	log := slog.New(slog.NewTextHandler(stderr, nil))
-	if o.seats != 0 || o.seatPolicy != "limit" {
-		log.Warn("seat policies are not implemented in this version yet: -seats and -seat-policy are ignored and seats are unlimited",
-			"seats", o.seats, "seat-policy", o.seatPolicy)
-	}
 	if o.rateLimit != "off" {
 		log.Warn("rate limits are not implemented in this version yet: -rate-limit is ignored and requests are not limited",
 			"rate-limit", o.rateLimit)
 	}
 
+	workspaces := memworkspace.New()
 	srv, err := teamscim.New(teamscim.Config{
 		Store:                  memstore.New(),
 		Logger:                 log,
 		BaseURL:                o.baseURL,
 		AllowNonEmailUserNames: !o.requireEmail,
+		Seats:                  seatPolicy(o),
+		Workspaces:             workspaces,
+		Events: teamscim.EventSinkFunc(func(ctx context.Context, e teamscim.Event) {
+			log.Info("audit", "event", string(e.Type), "target", e.Target, "group", e.Group, "actor", e.Actor)
+			if e.Type == teamscim.EventUserProvisioned {
+				demoWorkspaces(workspaces, e.TeamID, e.Target)
+			}
+		}),
 	})
 	if err != nil {
 		return err
@@ -204,6 +222,32 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 
 	mux := http.NewServeMux()
 	mux.Handle("/scim/v2/", http.StripPrefix("/scim/v2", srv))
+	mux.HandleFunc("GET /debug/workspaces", func(w http.ResponseWriter, r *http.Request) {
+		writeJSON(w, map[string]any{"workspaces": workspaces.Workspaces(team.ID), "applied": workspaces.Applied()})
+	})
+	mux.HandleFunc("GET /debug/seats", func(w http.ResponseWriter, r *http.Request) {
+		rep, err := srv.SeatReport(r.Context(), team.ID)
+		if err != nil {
+			http.Error(w, "seat report unavailable", http.StatusInternalServerError)
+			return
+		}
+		writeJSON(w, rep)
+	})
+	// Hand-overs whose call failed are retried by the member's next SCIM write, and here.
+	go func() {
+		tick := time.NewTicker(30 * time.Second)
+		defer tick.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-tick.C:
+				if n, err := srv.RetryPending(ctx); err != nil || n > 0 {
+					log.Warn("workspace hand-overs pending", "pending", n, "error", err)
+				}
+			}
+		}
+	}()
 
 	var lc net.ListenConfig
 	ln, err := lc.Listen(ctx, "tcp", o.addr)
@@ -244,6 +288,38 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return fmt.Errorf("serve: %w", err)
 	}
 	return nil
+}
+
+// seatPolicy is the demo team's seat policy from -seats and -seat-policy.
+func seatPolicy(o options) teamscim.SeatPolicy {
+	switch {
+	case o.seats == 0:
+		return teamscim.Unlimited
+	case o.seatPolicy == "autoflex":
+		return teamscim.AutoFlex(o.seats)
+	case o.seatPolicy == "trueup":
+		return teamscim.TrueUp(o.seats)
+	}
+	return teamscim.SeatLimit(o.seats)
+}
+
+// demoWorkspaces gives a newly provisioned member a personal workspace and an internal one of
+// their own (a member provisioned again keeps theirs).
+func demoWorkspaces(svc *memworkspace.Service, teamID, userID string) {
+	own := []teamscim.WorkspaceMember{{UserID: userID, Role: teamscim.WorkspaceAdmin}}
+	for _, w := range []teamscim.Workspace{
+		{ID: userID + "/personal", Kind: teamscim.WorkspacePersonal, Owner: userID, Members: own},
+		{ID: userID + "/internal", Kind: teamscim.WorkspaceInternal, Owner: userID, Members: own},
+	} {
+		_ = svc.Create(teamID, w) // memworkspace.ErrDuplicate: they have it already
+	}
+}
+
+func writeJSON(w http.ResponseWriter, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	_ = enc.Encode(v)
 }
 
 // displayAddr is the bound address as a client dials it: an unspecified host (":8080",

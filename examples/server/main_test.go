@@ -229,12 +229,12 @@ func TestRandomKeysDiffer(t *testing.T) {
 }
 
 func TestNotImplementedFlagsWarn(t *testing.T) {
-	in := start(t, "-seats", "5", "-seat-policy", "autoflex", "-rate-limit", "postman")
+	in := start(t, "-rate-limit", "postman")
 	if code, _, body := do(t, http.MethodGet, in.base+"/Users", in.key, ""); code != http.StatusOK {
 		t.Errorf("GET /Users: %d %s, want 200", code, body)
 	}
 	s := in.stderr.String()
-	if !strings.Contains(s, "seat policies are not implemented") || !strings.Contains(s, "rate limits are not implemented") {
+	if !strings.Contains(s, "rate limits are not implemented") {
 		t.Errorf("stderr does not warn about the unimplemented flags:\n%s", s)
 	}
 
@@ -357,5 +357,93 @@ func TestCancelStopsPromptly(t *testing.T) {
 	}
 	if !strings.Contains(stderr.String(), "shutting down") {
 		t.Errorf("stderr does not log the shutdown:\n%s", stderr.String())
+	}
+}
+
+// -seats 3 -seat-policy limit refuses the 4th member with 403 "no available seats"; a
+// deactivation frees a seat. /debug/seats shows the report.
+func TestSeatFlags(t *testing.T) {
+	in := start(t, "-seats", "3", "-seat-policy", "limit")
+	var ids []string
+	for _, name := range []string{"a@example.com", "b@example.com", "c@example.com"} {
+		code, _, body := do(t, http.MethodPost, in.base+"/Users", in.key, userBody(name))
+		if code != http.StatusCreated {
+			t.Fatalf("POST %s: %d %s, want 201", name, code, body)
+		}
+		var u struct{ ID string }
+		_ = json.Unmarshal(body, &u)
+		ids = append(ids, u.ID)
+	}
+	code, _, body := do(t, http.MethodPost, in.base+"/Users", in.key, userBody("d@example.com"))
+	if code != http.StatusForbidden || !strings.Contains(string(body), "no available seats") {
+		t.Fatalf("POST the 4th member: %d %s, want 403 no available seats", code, body)
+	}
+	if code, _, body := do(t, http.MethodPatch, in.base+"/Users/"+ids[0], in.key, deactivateBody); code != http.StatusOK {
+		t.Fatalf("deactivate: %d %s", code, body)
+	}
+	if code, _, body := do(t, http.MethodPost, in.base+"/Users", in.key, userBody("d@example.com")); code != http.StatusCreated {
+		t.Fatalf("POST the 4th member after a deactivation: %d %s, want 201", code, body)
+	}
+	code, _, body = do(t, http.MethodGet, strings.TrimSuffix(in.base, "/scim/v2")+"/debug/seats", "", "")
+	var rep struct{ Licensed, InUse int }
+	if code != http.StatusOK || json.Unmarshal(body, &rep) != nil || rep.Licensed != 3 || rep.InUse != 3 {
+		t.Errorf("GET /debug/seats: %d %s, want 3 bought, 3 in use", code, body)
+	}
+}
+
+const deactivateBody = `{"schemas":["urn:ietf:params:scim:api:messages:2.0:PatchOp"],"Operations":[{"op":"replace","value":{"active":false}}]}`
+
+// Auto-Flex admits beyond -seats and the report lists the overage seat with its date.
+func TestSeatFlagsAutoFlex(t *testing.T) {
+	in := start(t, "-seats", "1", "-seat-policy", "autoflex")
+	for _, name := range []string{"a@example.com", "b@example.com"} {
+		if code, _, body := do(t, http.MethodPost, in.base+"/Users", in.key, userBody(name)); code != http.StatusCreated {
+			t.Fatalf("POST %s: %d %s, want 201", name, code, body)
+		}
+	}
+	code, _, body := do(t, http.MethodGet, strings.TrimSuffix(in.base, "/scim/v2")+"/debug/seats", "", "")
+	var rep struct {
+		InUse, OpenOverage int
+		Overage            []struct{ Added string }
+	}
+	if code != http.StatusOK || json.Unmarshal(body, &rep) != nil || rep.InUse != 2 || rep.OpenOverage != 1 ||
+		len(rep.Overage) != 1 || rep.Overage[0].Added == "" {
+		t.Errorf("GET /debug/seats: %d %s, want 2 in use, 1 overage seat with its date", code, body)
+	}
+}
+
+// A provisioned member gets demo workspaces; deactivating them makes the team the admin of
+// their internal workspace, the plan is listed, and the audit event is logged.
+func TestDebugWorkspaces(t *testing.T) {
+	in := start(t)
+	code, _, body := do(t, http.MethodPost, in.base+"/Users", in.key, userBody("ann@example.com"))
+	if code != http.StatusCreated {
+		t.Fatalf("POST: %d %s", code, body)
+	}
+	var u struct{ ID string }
+	_ = json.Unmarshal(body, &u)
+	if code, _, body := do(t, http.MethodPatch, in.base+"/Users/"+u.ID, in.key, deactivateBody); code != http.StatusOK {
+		t.Fatalf("deactivate: %d %s", code, body)
+	}
+	code, _, body = do(t, http.MethodGet, strings.TrimSuffix(in.base, "/scim/v2")+"/debug/workspaces", "", "")
+	var got struct {
+		Workspaces []struct {
+			ID        string
+			TeamAdmin bool
+		}
+		Applied []struct{ Reason string }
+	}
+	if code != http.StatusOK || json.Unmarshal(body, &got) != nil {
+		t.Fatalf("GET /debug/workspaces: %d %s", code, body)
+	}
+	admins := map[string]bool{}
+	for _, w := range got.Workspaces {
+		admins[w.ID] = w.TeamAdmin
+	}
+	if !admins[u.ID+"/internal"] || admins[u.ID+"/personal"] || len(got.Applied) != 1 || got.Applied[0].Reason != "deactivation" {
+		t.Errorf("GET /debug/workspaces: %s, want the team admin of the internal workspace and one deactivation plan", body)
+	}
+	if !strings.Contains(in.stderr.String(), "scim.user.deprovisioned") {
+		t.Errorf("the audit event is not logged:\n%s", in.stderr.String())
 	}
 }
