@@ -9,17 +9,21 @@
 //	srv, err := teamscim.New(teamscim.Config{Store: memstore.New()})
 //	mux.Handle("/scim/v2/", http.StripPrefix("/scim/v2", srv))
 //
-// The same *Server offers the team-admin operations a host's settings page calls: create a
-// team, record its SSO configuration, enable SCIM, generate and revoke SCIM API keys.
+// The same *Server offers the team-admin operations a host's settings page calls, each on
+// behalf of an Actor whose role it checks (create a team, record its SSO methods and verified
+// domains, enable SCIM, generate, list, revoke, re-activate, regenerate and delete SCIM API
+// keys, remove members), the checks its sign-in and account pages call (CanSignIn,
+// CanLeaveTeam, CanChangeEmail, CanChangePassword), and an audit trail (Config.Events).
 //
 // # Authentication
 //
 // Every request carries a SCIM API key in the Authorization header, as "Bearer <key>" (the
 // scheme is case-insensitive) or as the raw key (Okta's header-auth app). The key picks the
 // team; ids of another team's resources answer 404. A missing, malformed, unknown, revoked or
-// expired key answers 401 with WWW-Authenticate: Bearer; a team whose SCIM switch is off
-// answers 403. Keys are stored only as SHA-256 digests and checked against the store on every
-// request, so a revocation takes effect on the very next request.
+// expired key answers 401 with WWW-Authenticate: Bearer; a team whose SCIM switch is off or
+// whose plan does not include SCIM answers 403, and so does a key whose creator is no longer an
+// active admin of the team. Keys are stored only as SHA-256 digests and checked against the
+// store on every request, so a revocation takes effect on the very next request.
 //
 // # Users
 //
