@@ -41,7 +41,9 @@ type Decision struct {
 
 func allowed() Decision         { return Decision{Allowed: true} }
 func refused(r Reason) Decision { return Decision{Reason: r} }
-func (d Decision) String() string { // for logs and test output
+
+// String returns "allowed" or "refused: <reason>", for logs.
+func (d Decision) String() string {
 	if d.Allowed {
 		return "allowed"
 	}
