@@ -23,10 +23,12 @@ func ExampleNew() {
 	mux.Handle("/scim/v2/", http.StripPrefix("/scim/v2", srv))
 
 	ctx := context.Background()
-	team, _ := srv.CreateTeam(ctx, "Acme")
-	_ = srv.ConfigureSSO(ctx, team.ID, "saml") // SCIM needs SSO first
-	_ = srv.EnableSCIM(ctx, team.ID)
-	key, _ := srv.GenerateKey(ctx, team.ID, teamscim.KeyOptions{Name: "Okta", CreatedBy: "admin@acme.example"})
+	team, _ := srv.CreateTeam(ctx, teamscim.TeamOptions{Name: "Acme", Plan: teamscim.PlanEnterprise})
+	owner, _ := srv.AddMember(ctx, team.ID, teamscim.Member{Email: "admin@acme.example", Roles: []string{teamscim.RoleSuperAdmin}})
+	admin := teamscim.Actor{MemberID: owner.ID}       // every team-admin call names who acts
+	_ = srv.ConfigureSSO(ctx, team.ID, admin, "saml") // SCIM needs SSO first
+	_ = srv.EnableSCIM(ctx, team.ID, admin)
+	key, _ := srv.GenerateKey(ctx, team.ID, admin, teamscim.KeyOptions{Name: "Okta"})
 
 	// What Okta sends when a user is assigned to the app.
 	body := `{"schemas":["urn:ietf:params:scim:schemas:core:2.0:User"],"userName":"ann@acme.example",
@@ -49,26 +51,55 @@ func ExampleNew() {
 	// true
 }
 
-// ExampleServer_RevokeKey shows that a revoked key stops working on the next request.
-func ExampleServer_RevokeKey() {
+// ExampleServer_RegenerateKey rotates a team's key: with KeepPrevious both keys work while the
+// identity provider switches over, and revoking the previous key stops it on the next request.
+func ExampleServer_RegenerateKey() {
 	srv, _ := teamscim.New(teamscim.Config{Store: memstore.New()})
 	ctx := context.Background()
-	team, _ := srv.CreateTeam(ctx, "Acme")
-	_ = srv.ConfigureSSO(ctx, team.ID, "saml")
-	_ = srv.EnableSCIM(ctx, team.ID)
-	key, _ := srv.GenerateKey(ctx, team.ID, teamscim.KeyOptions{Name: "Entra ID"})
+	team, _ := srv.CreateTeam(ctx, teamscim.TeamOptions{Name: "Acme", Plan: teamscim.PlanEnterprise})
+	manager := teamscim.Actor{MemberID: "org-manager-7", OrgManager: true} // with organizations
+	_ = srv.ConfigureSSO(ctx, team.ID, manager, "saml")
+	_ = srv.EnableSCIM(ctx, team.ID, manager)
+	old, _ := srv.GenerateKey(ctx, team.ID, manager, teamscim.KeyOptions{Name: "Entra ID"})
 
-	list := func() int {
+	list := func(secret string) int {
 		r := httptest.NewRequest(http.MethodGet, "/Users?startIndex=1&count=2", nil)
-		r.Header.Set("Authorization", "Bearer "+key.Secret)
+		r.Header.Set("Authorization", "Bearer "+secret)
 		w := httptest.NewRecorder()
 		srv.ServeHTTP(w, r)
 		return w.Code
 	}
-	fmt.Println(list())
-	_ = srv.RevokeKey(ctx, team.ID, key.Key.ID)
-	fmt.Println(list())
+	next, _ := srv.RegenerateKey(ctx, team.ID, manager, old.Key.ID, teamscim.RegenerateOptions{KeepPrevious: true})
+	fmt.Println(list(old.Secret), list(next.Secret))
+	_ = srv.RevokeKey(ctx, team.ID, manager, old.Key.ID)
+	fmt.Println(list(old.Secret), list(next.Secret))
+
+	keys, _ := srv.ListKeys(ctx, team.ID, manager)
+	for _, k := range keys {
+		fmt.Println(k.Name, k.Status, k.Usable())
+	}
 	// Output:
-	// 200
-	// 401
+	// 200 200
+	// 401 200
+	// Entra ID REVOKED false
+	// Entra ID ACTIVE true
+}
+
+// ExampleServer_CanSignIn shows the checks a host's sign-in flow and account page make.
+func ExampleServer_CanSignIn() {
+	srv, _ := teamscim.New(teamscim.Config{Store: memstore.New()})
+	ctx := context.Background()
+	team, _ := srv.CreateTeam(ctx, teamscim.TeamOptions{Name: "Acme", Plan: teamscim.PlanEnterprise})
+	_, _ = srv.AddMember(ctx, team.ID, teamscim.Member{Email: "ann@acme.example"})
+
+	d, _ := srv.CanSignIn(ctx, team.ID, "Ann@acme.example")
+	fmt.Println(d.Allowed)
+	d, _ = srv.CanSignIn(ctx, team.ID, "bob@acme.example")
+	fmt.Println(d.Allowed, d.Reason)
+	d, _ = srv.CanLeaveTeam(ctx, team.ID, "ann@acme.example") // not SCIM-managed
+	fmt.Println(d.Allowed)
+	// Output:
+	// true
+	// false not_member
+	// true
 }

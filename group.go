@@ -378,14 +378,7 @@ func (s *Server) addMembers(ctx context.Context, tx store.Tx, fx *effects, g sto
 		if u.Seat || !(grantsSeat(g) || grantsSupport(g)) {
 			continue
 		}
-		roles, err := groupRoles(ctx, tx, u.ID)
-		if err != nil {
-			return err
-		}
-		if err := checkSupportCap(ctx, tx, u, roles); err != nil {
-			return err
-		}
-		if err := s.syncSeatWith(ctx, tx, fx, &u, roles); err != nil {
+		if err := s.syncSeat(ctx, tx, fx, &u); err != nil {
 			return err
 		}
 		if u.Seat {

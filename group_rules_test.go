@@ -16,36 +16,17 @@ import (
 	"github.com/teamscim/teamscim/store"
 )
 
-// recorder is an EventSink that keeps the events it receives.
-type recorder struct {
-	mu     sync.Mutex
-	events []teamscim.Event
-}
-
-func (r *recorder) Event(_ context.Context, e teamscim.Event) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	r.events = append(r.events, e)
-}
-
-// take returns the events received since the last call, as "type target [group]" strings.
-func (r *recorder) take() []string {
-	r.mu.Lock()
-	defer r.mu.Unlock()
+// summary renders events as "type target [group]" strings.
+func summary(evs []teamscim.Event) []string {
 	var out []string
-	for _, e := range r.events {
+	for _, e := range evs {
 		s := string(e.Type) + " " + e.Target
 		if e.Group != "" {
 			s += " " + e.Group
 		}
 		out = append(out, s)
 	}
-	r.events = nil
 	return out
-}
-
-func withEvents(r *recorder) func(*teamscim.Config) {
-	return func(c *teamscim.Config) { c.Events = r }
 }
 
 // createUserInGroups provisions a member with Postman's groups-to-join on create.
@@ -61,8 +42,7 @@ func (e *env) createUserInGroups(userName string, groups ...any) string {
 // was that group (seat freed, workspace hand-over run), and keeps the rest.
 func TestDeleteGroupDeactivatesGroupOnlyMembers(t *testing.T) {
 	svc := memworkspace.New()
-	rec := &recorder{}
-	e := newEnv(t, withWorkspaces(svc), withEvents(rec))
+	e, rec := newEnvEvents(t, withWorkspaces(svc))
 	eng := e.createGroup("Eng")
 	ops := e.createGroup("Ops")
 	direct := e.createUser("direct@example.com")
@@ -75,7 +55,7 @@ func TestDeleteGroupDeactivatesGroupOnlyMembers(t *testing.T) {
 	assert.True(t, e.user(onlyEng).ViaGroups)
 	assert.False(t, e.user(direct).ViaGroups)
 	assert.Equal(t, 3, e.checkSeats())
-	rec.take()
+	summary(rec.take())
 
 	require.Equal(t, http.StatusNoContent, e.req(http.MethodDelete, "/Groups/"+eng, nil).Code)
 	gone := e.user(onlyEng)
@@ -86,7 +66,7 @@ func TestDeleteGroupDeactivatesGroupOnlyMembers(t *testing.T) {
 	assert.Equal(t, []string{both}, e.members(ops))
 	assert.Equal(t, 2, e.checkSeats(), "the deactivated member's seat is freed")
 	assert.Equal(t, 1, svc.SessionsRevoked(e.teamID, onlyEng), "the workspace hand-over of a deactivation ran")
-	got := rec.take()
+	got := summary(rec.take())
 	assert.Contains(t, got, "scim.user.deprovisioned "+onlyEng)
 	assert.Contains(t, got, "scim.group.deleted "+eng)
 	assert.NotContains(t, got, "scim.user.deprovisioned "+direct)
@@ -290,33 +270,32 @@ func TestDeleteGroupRacingMemberPatches(t *testing.T) {
 
 // R49 and the audit trail of the lifecycle: one event per real change, none for repeats.
 func TestLifecycleEvents(t *testing.T) {
-	rec := &recorder{}
-	e := newEnv(t, withEvents(rec))
+	e, rec := newEnvEvents(t)
 	u := e.createUser("a@example.com")
 	v := e.createUser("b@example.com")
-	assert.Equal(t, []string{"scim.user.provisioned " + u, "scim.user.provisioned " + v}, rec.take())
+	assert.Equal(t, []string{"scim.user.provisioned " + u, "scim.user.provisioned " + v}, summary(rec.take()))
 
 	g := e.createGroup("Eng", u)
-	assert.Equal(t, []string{"scim.group.created " + g, "scim.group.member_added " + u + " " + g}, rec.take())
+	assert.Equal(t, []string{"scim.group.created " + g, "scim.group.member_added " + u + " " + g}, summary(rec.take()))
 	e.req(http.MethodPatch, "/Groups/"+g, patchBody(map[string]any{"op": "add", "path": "members", "value": []map[string]any{{"value": u}, {"value": v}}}))
-	assert.Equal(t, []string{"scim.group.member_added " + v + " " + g}, rec.take(), "re-adding a member is no event")
+	assert.Equal(t, []string{"scim.group.member_added " + v + " " + g}, summary(rec.take()), "re-adding a member is no event")
 	e.req(http.MethodPatch, "/Groups/"+g, patchBody(map[string]any{"op": "replace", "path": "displayName", "value": "Eng"}))
-	assert.Empty(t, rec.take(), "renaming to the same name is no change")
+	assert.Empty(t, summary(rec.take()), "renaming to the same name is no change")
 	e.req(http.MethodPatch, "/Groups/"+g, patchBody(map[string]any{"op": "replace", "path": "displayName", "value": "Core"}))
-	assert.Equal(t, []string{"scim.group.updated " + g}, rec.take())
+	assert.Equal(t, []string{"scim.group.updated " + g}, summary(rec.take()))
 
 	e.req(http.MethodPatch, "/Users/"+u, deactivateOkta(false))
-	assert.Equal(t, []string{"scim.group.member_removed " + u + " " + g, "scim.user.deprovisioned " + u}, rec.take())
+	assert.Equal(t, []string{"scim.group.member_removed " + u + " " + g, "scim.user.deprovisioned " + u}, summary(rec.take()))
 	e.req(http.MethodPatch, "/Users/"+u, deactivateOkta(false))
 	e.req(http.MethodDelete, "/Users/"+u, nil)
-	assert.Empty(t, rec.take(), "deactivating an inactive member, or hiding them, is no event")
+	assert.Empty(t, summary(rec.take()), "deactivating an inactive member, or hiding them, is no event")
 	e.req(http.MethodPatch, "/Users/"+v, deactivateOkta(true))
 	e.req(http.MethodPut, "/Users/"+v, map[string]any{"userName": "b@example.com", "name": map[string]any{"givenName": "B", "familyName": "F"}})
-	assert.Empty(t, rec.take(), "an active member's reactivation or profile push is no event")
+	assert.Empty(t, summary(rec.take()), "an active member's reactivation or profile push is no event")
 	e.postUser("a@example.com")
-	assert.Equal(t, []string{"scim.user.provisioned " + u}, rec.take(), "the re-link of a hidden member")
+	assert.Equal(t, []string{"scim.user.provisioned " + u}, summary(rec.take()), "the re-link of a hidden member")
 	e.req(http.MethodDelete, "/Groups/"+g, nil)
-	assert.Equal(t, []string{"scim.group.member_removed " + v + " " + g, "scim.group.deleted " + g}, rec.take())
+	assert.Equal(t, []string{"scim.group.member_removed " + v + " " + g, "scim.group.deleted " + g}, summary(rec.take()))
 
 	rec.mu.Lock()
 	defer rec.mu.Unlock()
@@ -327,8 +306,7 @@ func TestLifecycleEvents(t *testing.T) {
 
 // Every event carries team, actor (the SCIM key) and time.
 func TestEventFields(t *testing.T) {
-	rec := &recorder{}
-	e := newEnv(t, withEvents(rec))
+	e, rec := newEnvEvents(t)
 	u := e.createUser("a@example.com")
 	rec.mu.Lock()
 	defer rec.mu.Unlock()

@@ -17,12 +17,15 @@ import (
 	"github.com/teamscim/teamscim/store"
 )
 
-// env is a Server on a fresh memstore with one team, SSO configured, SCIM on and one key.
+// env is a Server on a fresh memstore with one team on the enterprise plan, SSO configured,
+// example.com verified, SCIM on and one key. The team has no members: admin is an
+// Organization Manager, so that SCIM lists start empty.
 type env struct {
 	t      testing.TB
 	srv    *teamscim.Server
 	h      http.Handler
 	st     *memstore.Store
+	admin  teamscim.Actor
 	teamID string
 	key    string
 	keyID  string
@@ -37,7 +40,7 @@ func newEnv(t testing.TB, configure ...func(*teamscim.Config)) *env {
 	}
 	srv, err := teamscim.New(cfg)
 	require.NoError(t, err)
-	e := &env{t: t, srv: srv, st: st}
+	e := &env{t: t, srv: srv, st: st, admin: teamscim.Actor{MemberID: "org-manager-1", OrgManager: true}}
 	// Mounted the way DESIGN.md §1 shows, so prefixes are exercised everywhere.
 	mux := http.NewServeMux()
 	mux.Handle("/scim/v2/", http.StripPrefix("/scim/v2", srv))
@@ -50,11 +53,12 @@ func newEnv(t testing.TB, configure ...func(*teamscim.Config)) *env {
 func (e *env) newTeam(name string) (string, string, string) {
 	e.t.Helper()
 	ctx := context.Background()
-	team, err := e.srv.CreateTeam(ctx, name)
+	team, err := e.srv.CreateTeam(ctx, teamscim.TeamOptions{Name: name, Plan: teamscim.PlanEnterprise})
 	require.NoError(e.t, err)
-	require.NoError(e.t, e.srv.ConfigureSSO(ctx, team.ID, "saml"))
-	require.NoError(e.t, e.srv.EnableSCIM(ctx, team.ID))
-	k, err := e.srv.GenerateKey(ctx, team.ID, teamscim.KeyOptions{Name: "IdP", CreatedBy: "admin"})
+	require.NoError(e.t, e.srv.ConfigureSSO(ctx, team.ID, e.admin, "saml"))
+	require.NoError(e.t, e.srv.VerifyDomain(ctx, team.ID, e.admin, "example.com"))
+	require.NoError(e.t, e.srv.EnableSCIM(ctx, team.ID, e.admin))
+	k, err := e.srv.GenerateKey(ctx, team.ID, e.admin, teamscim.KeyOptions{Name: "IdP"})
 	require.NoError(e.t, err)
 	return team.ID, k.Secret, k.Key.ID
 }

@@ -9,17 +9,21 @@
 //	srv, err := teamscim.New(teamscim.Config{Store: memstore.New()})
 //	mux.Handle("/scim/v2/", http.StripPrefix("/scim/v2", srv))
 //
-// The same *Server offers the team-admin operations a host's settings page calls: create a
-// team, record its SSO configuration, enable SCIM, generate and revoke SCIM API keys.
+// The same *Server offers the team-admin operations a host's settings page calls, each on
+// behalf of an Actor whose role it checks (create a team, record its SSO methods and verified
+// domains, enable SCIM, generate, list, revoke, re-activate, regenerate and delete SCIM API
+// keys, remove members), the checks its sign-in and account pages call (CanSignIn,
+// CanLeaveTeam, CanChangeEmail, CanChangePassword), and an audit trail (Config.Events).
 //
 // # Authentication
 //
 // Every request carries a SCIM API key in the Authorization header, as "Bearer <key>" (the
 // scheme is case-insensitive) or as the raw key (Okta's header-auth app). The key picks the
 // team; ids of another team's resources answer 404. A missing, malformed, unknown, revoked or
-// expired key answers 401 with WWW-Authenticate: Bearer; a team whose SCIM switch is off
-// answers 403. Keys are stored only as SHA-256 digests and checked against the store on every
-// request, so a revocation takes effect on the very next request.
+// expired key answers 401 with WWW-Authenticate: Bearer; a team whose SCIM switch is off or
+// whose plan does not include SCIM answers 403, and so does a key whose creator is no longer an
+// active admin of the team. Keys are stored only as SHA-256 digests and checked against the
+// store on every request, so a revocation takes effect on the very next request.
 //
 // # Users
 //
@@ -67,6 +71,7 @@ import (
 	"net/http"
 	"runtime/debug"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/elimity-com/scim"
@@ -119,6 +124,10 @@ type Config struct {
 	// list, or the values of a PATCH's member operations); beyond it the request answers 400
 	// tooMany and changes nothing. Default: DefaultMaxMemberChanges.
 	MaxMemberChanges int
+	// SCIMPlans names the plans (store.Team.Plan, compared case-insensitively) that include
+	// SCIM: a team on another plan cannot enable SCIM or generate keys, and its SCIM requests
+	// answer 403. Default: PlanEnterprise only.
+	SCIMPlans []string
 	// Events receives the audit trail (keys, SCIM switch, provisioning, groups). Default:
 	// discard.
 	Events EventSink
@@ -133,6 +142,8 @@ type Server struct {
 	log   *slog.Logger
 	store store.Store
 	now   func() time.Time
+
+	keyTouches sync.Map // key ID → time.Time this Server last recorded the key's use
 
 	userSchema schema.Schema // core User + externalId, for PATCH application
 	enterprise schema.Schema // the enterprise User extension
@@ -156,6 +167,9 @@ func New(cfg Config) (*Server, error) {
 	}
 	if cfg.Now == nil {
 		cfg.Now = time.Now
+	}
+	if cfg.SCIMPlans == nil {
+		cfg.SCIMPlans = []string{PlanEnterprise}
 	}
 	if cfg.Events == nil {
 		cfg.Events = EventSinkFunc(func(context.Context, Event) {})
@@ -390,7 +404,11 @@ func (s *Server) baseURL(r *http.Request) string {
 	return scheme + "://" + r.Host + strings.TrimRight(prefix, "/")
 }
 
-// authenticate resolves the Authorization header to the key and its team.
+// authenticate resolves the Authorization header to the key and its team, and applies the
+// rules of a key on every request (nothing is cached, so a change takes effect on the next
+// request): unknown, revoked, deleted or expired → 401; SCIM off, a plan without SCIM, or a key
+// whose creator is no longer an active admin of the team → 403. It then records the key's use
+// (at most once a minute, see touchKey).
 func (s *Server) authenticate(ctx context.Context, header string) (store.Team, store.APIKey, error) {
 	secret, ok := parseAuthorization(header)
 	if !ok {
@@ -404,15 +422,31 @@ func (s *Server) authenticate(ctx context.Context, header string) (store.Team, s
 	if err != nil {
 		return store.Team{}, store.APIKey{}, fmt.Errorf("teamscim: look up key: %w", err)
 	}
-	if subtle.ConstantTimeCompare(key.Digest[:], digest[:]) != 1 || key.Status != store.KeyActive ||
-		(!key.Expires.IsZero() && !s.now().Before(key.Expires)) {
+	if subtle.ConstantTimeCompare(key.Digest[:], digest[:]) != 1 || key.Status != store.KeyActive || keyExpired(key, s.now()) {
 		return store.Team{}, store.APIKey{}, errUnauthorized
 	}
 	var team store.Team
+	var denied error
 	err = s.store.View(ctx, key.TeamID, func(ctx context.Context, tx store.Tx) error {
 		var err error
-		team, err = tx.Team(ctx)
-		return err
+		if team, err = tx.Team(ctx); err != nil {
+			return err
+		}
+		switch {
+		case !team.SCIMEnabled:
+			denied = &apiError{status: http.StatusForbidden, detail: "SCIM provisioning is turned off for this team."}
+		case !s.planIncludesSCIM(team.Plan):
+			denied = errPlanForbidden
+		default:
+			creatorOK, err := keyCreatorIsAdmin(ctx, tx, key)
+			if err != nil {
+				return err
+			}
+			if !creatorOK {
+				denied = errKeyCreatorGone
+			}
+		}
+		return nil
 	})
 	if errors.Is(err, store.ErrNotFound) {
 		return store.Team{}, store.APIKey{}, errUnauthorized
@@ -420,9 +454,10 @@ func (s *Server) authenticate(ctx context.Context, header string) (store.Team, s
 	if err != nil {
 		return store.Team{}, store.APIKey{}, fmt.Errorf("teamscim: read team: %w", err)
 	}
-	if !team.SCIMEnabled {
-		return store.Team{}, store.APIKey{}, &apiError{status: http.StatusForbidden, detail: "SCIM provisioning is turned off for this team."}
+	if denied != nil {
+		return store.Team{}, store.APIKey{}, denied
 	}
+	s.touchKey(ctx, key)
 	return team, key, nil
 }
 

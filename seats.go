@@ -17,8 +17,9 @@ import (
 // A member holds a paid seat while they are on the team (active, or invited and not yet
 // joined: an invitation reserves its seat so that provisioning cannot oversubscribe) and their
 // roles, their own or granted by their groups, include RoleDeveloper or RoleSuperAdmin.
-// Members who hold only RoleAdmin and/or RoleBilling are support users: they take no seat, and
-// a team has at most MaxSupportUsers of them.
+// Members who hold only RoleAdmin and/or RoleBilling are support users: the first
+// MaxSupportUsers of them take no seat; a support user beyond those takes one like anybody
+// else (and keeps it until their roles or state change, even if a free support place opens).
 //
 // A seat is taken by POST /Users, by a reactivation (PATCH or PUT active:true, a POST that
 // re-links a member hidden by DELETE), by a group that grants RoleDeveloper to a support user,
@@ -28,7 +29,7 @@ import (
 // last seat; a refusal answers 403 "no available seats" and changes nothing.
 
 // MaxSupportUsers is how many support users (members who hold only the admin and/or billing
-// roles, and so no seat) a team may have.
+// roles) a team may have without paying for their seats.
 const MaxSupportUsers = 2
 
 // SeatDecision is a SeatPolicy's answer to "may the team take one more seat?".
@@ -129,9 +130,6 @@ func policyName(p SeatPolicy) string {
 var (
 	// ErrNoSeat: the team's seat policy refused the seat the change needed.
 	ErrNoSeat = errors.New("teamscim: no available seats")
-	// ErrTooManySupportUsers: the change would give the team more than MaxSupportUsers
-	// support users.
-	ErrTooManySupportUsers = errors.New("teamscim: the team already has the most support users it may have")
 )
 
 // errNoSeat is the client's view of a refused seat (research OQ1: 403, no scimType).
@@ -194,6 +192,13 @@ func (s *Server) syncSeat(ctx context.Context, tx store.Tx, fx *effects, u *stor
 // syncSeatWith is syncSeat for a caller that knows the roles u's groups grant.
 func (s *Server) syncSeatWith(ctx context.Context, tx store.Tx, fx *effects, u *store.User, roles []string) error {
 	want := wantsSeat(*u, roles)
+	if !want && isSupportUser(*u, roles) {
+		free, err := freeSupportUsers(ctx, tx, u.ID)
+		if err != nil {
+			return err
+		}
+		want = free >= MaxSupportUsers
+	}
 	switch {
 	case want && !u.Seat:
 		if err := s.takeSeat(ctx, tx, fx, u.ID); err != nil {
@@ -259,15 +264,12 @@ func (s *Server) releaseOverage(ctx context.Context, tx store.Tx, fx *effects) e
 	return tx.UpdateOverage(ctx, o)
 }
 
-// checkSupportCap refuses a change that would make u a support user when the team already has
-// MaxSupportUsers others. It lists the team's active members without a seat, who are few.
-func checkSupportCap(ctx context.Context, tx store.Tx, u store.User, roles []string) error {
-	if !isSupportUser(u, roles) {
-		return nil
-	}
+// freeSupportUsers counts the team's support users other than userID who take no seat. It
+// lists the team's active members without a seat, who are few.
+func freeSupportUsers(ctx context.Context, tx store.Tx, userID string) (int, error) {
 	n := 0
 	err := eachUser(ctx, tx, store.UserFilter{Active: ptrTo(true), Seat: ptrTo(false)}, func(o store.User) error {
-		if o.ID == u.ID {
+		if o.ID == userID {
 			return nil
 		}
 		r, err := groupRoles(ctx, tx, o.ID)
@@ -279,13 +281,7 @@ func checkSupportCap(ctx context.Context, tx store.Tx, u store.User, roles []str
 		}
 		return nil
 	})
-	if err != nil {
-		return err
-	}
-	if n >= MaxSupportUsers {
-		return ErrTooManySupportUsers
-	}
-	return nil
+	return n, err
 }
 
 // eachUser calls fn for every user f selects, in pages.
@@ -358,8 +354,7 @@ func (s *Server) SeatReport(ctx context.Context, teamID string) (SeatReport, err
 }
 
 // SetMemberRoles replaces a member's own team roles (groups may grant more). It takes or frees
-// the seat the new roles call for (ErrNoSeat when the policy refuses) and refuses to make
-// the member one support user too many (ErrTooManySupportUsers).
+// the seat the new roles call for (ErrNoSeat when the policy refuses).
 func (s *Server) SetMemberRoles(ctx context.Context, teamID, memberID string, roles []string) error {
 	roles = slices.Compact(slices.Sorted(slices.Values(roles)))
 	err := s.update(ctx, teamID, "", func(ctx context.Context, tx store.Tx, fx *effects) error {
@@ -370,9 +365,6 @@ func (s *Server) SetMemberRoles(ctx context.Context, teamID, memberID string, ro
 		u.Roles = roles
 		gr, err := groupRoles(ctx, tx, u.ID)
 		if err != nil {
-			return err
-		}
-		if err := checkSupportCap(ctx, tx, u, gr); err != nil {
 			return err
 		}
 		if err := s.syncSeatWith(ctx, tx, fx, &u, gr); err != nil {

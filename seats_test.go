@@ -319,22 +319,28 @@ func TestSupportUserSeatThroughGroup(t *testing.T) {
 	assert.Equal(t, 2, e.checkSeats())
 }
 
-// Postman allows two support users per team.
+// Postman lets two support users per team go without a seat; a third takes one.
 func TestSupportUserCap(t *testing.T) {
-	e := newEnv(t)
+	e := newEnv(t, withSeats(teamscim.SeatLimit(2)))
 	for i, roles := range [][]string{{teamscim.RoleAdmin}, {teamscim.RoleBilling, teamscim.RoleAdmin}} {
-		_, err := e.srv.AddMember(t.Context(), e.teamID, teamscim.Member{Email: fmt.Sprintf("s%d@example.com", i), Roles: roles})
+		u, err := e.srv.AddMember(t.Context(), e.teamID, teamscim.Member{Email: fmt.Sprintf("s%d@example.com", i), Roles: roles})
 		require.NoError(t, err)
+		assert.False(t, u.Seat, "support user %d takes no seat", i+1)
 	}
-	_, err := e.srv.AddMember(t.Context(), e.teamID, teamscim.Member{Email: "s3@example.com", Roles: []string{teamscim.RoleBilling}})
-	assert.ErrorIs(t, err, teamscim.ErrTooManySupportUsers)
-	// An admin who also develops holds a seat and is no support user.
+	third, err := e.srv.AddMember(t.Context(), e.teamID, teamscim.Member{Email: "s3@example.com", Roles: []string{teamscim.RoleBilling}})
+	require.NoError(t, err)
+	assert.True(t, third.Seat, "a third support user takes a seat")
+	// An admin who also develops holds a seat and is no support user; made admin-only, they
+	// are a support user beyond the two and keep their seat.
 	dev, err := e.srv.AddMember(t.Context(), e.teamID, teamscim.Member{Email: "s4@example.com", Roles: []string{teamscim.RoleAdmin, teamscim.RoleDeveloper}})
 	require.NoError(t, err)
 	assert.True(t, dev.Seat)
-	assert.ErrorIs(t, e.srv.SetMemberRoles(t.Context(), e.teamID, dev.ID, []string{teamscim.RoleAdmin}), teamscim.ErrTooManySupportUsers)
+	require.NoError(t, e.srv.SetMemberRoles(t.Context(), e.teamID, dev.ID, []string{teamscim.RoleAdmin}))
 	assert.True(t, e.user(dev.ID).Seat)
-	assert.Equal(t, 1, e.checkSeats())
+	// With both seats taken, a fourth support user is refused like any seat.
+	_, err = e.srv.AddMember(t.Context(), e.teamID, teamscim.Member{Email: "s5@example.com", Roles: []string{teamscim.RoleAdmin}})
+	assert.ErrorIs(t, err, teamscim.ErrNoSeat)
+	assert.Equal(t, 2, e.seatsInUse())
 }
 
 // SetMemberRoles takes and frees seats like any other change.

@@ -150,7 +150,7 @@ func (h *userHandler) Replace(r *http.Request, id string, attrs scim.ResourceAtt
 		}
 		next := old
 		in.applyTo(&next, true)
-		if next, err = s.prepareChange(old, next); err != nil {
+		if next, err = s.prepareChange(ctx, tx, old, next); err != nil {
 			return err
 		}
 		out = next
@@ -190,7 +190,7 @@ func (h *userHandler) Patch(r *http.Request, id string, ops []scim.PatchOperatio
 		}
 		next := old
 		in.applyTo(&next, false)
-		if next, err = s.prepareChange(old, next); err != nil {
+		if next, err = s.prepareChange(ctx, tx, old, next); err != nil {
 			return err
 		}
 		out = next
@@ -235,14 +235,17 @@ func visibleUser(ctx context.Context, tx store.Tx, id string) (store.User, error
 }
 
 // prepareChange applies the rules of an update from old to next: userName must stay valid,
-// Entra ID's soft-delete rename keeps the stored email, a reactivated member's route into the
-// team is their own, and the version moves on.
-func (s *Server) prepareChange(old, next store.User) (store.User, error) {
+// an email change needs both domains verified by the team (checkEmailChange), Entra ID's
+// soft-delete rename keeps the stored email, a reactivated member's route into the team is
+// their own, and the version moves on.
+func (s *Server) prepareChange(ctx context.Context, tx store.Tx, old, next store.User) (store.User, error) {
 	if next.UserName != old.UserName {
 		if isTombstoneRename(old.UserName, next.UserName) {
 			next.UserName = old.UserName
 			next.Active = false
 		} else if err := s.checkUserName(next.UserName); err != nil {
+			return next, err
+		} else if err := s.checkEmailChange(ctx, tx, old.UserName, next.UserName); err != nil {
 			return next, err
 		}
 	}

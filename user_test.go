@@ -253,6 +253,7 @@ func TestPutReplacesAndIgnoresReadOnly(t *testing.T) {
 
 func TestUserNameChange(t *testing.T) {
 	e := newEnv(t)
+	require.NoError(t, e.srv.VerifyDomain(t.Context(), e.teamID, e.admin, "Contoso.com"))
 	id := e.createUser("jane.doe@contoso.com")
 	other := e.createUser("john@contoso.com")
 

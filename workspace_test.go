@@ -302,3 +302,57 @@ func TestWorkspaceHookPanicIsContained(t *testing.T) {
 	require.Len(t, jobs, 1)
 	assert.Contains(t, jobs[0].LastError, "panicked")
 }
+
+// The seed FAQ: removing a member from the team (an admin action, not SCIM) transfers their
+// workspaces to a named admin and takes every team access away; re-adding them later restores
+// nothing.
+func TestRemovalTransfersWorkspacesAndReaddRestoresNothing(t *testing.T) {
+	svc := memworkspace.New()
+	e := newEnv(t, withWorkspaces(svc), withSeats(teamscim.AutoFlex(1)))
+	boss := e.addAdmin("boss@example.com")
+	other := e.createUser("olaf@example.com")
+	u := e.createUser("dana@example.com")
+	g := e.createGroup("Eng", u)
+	for _, w := range []teamscim.Workspace{
+		ws("own", teamscim.WorkspaceInternal, u, wm(u, teamscim.WorkspaceAdmin)),
+		ws("admin-of", teamscim.WorkspacePublic, other, wm(other, teamscim.WorkspaceEditor), wm(u, teamscim.WorkspaceAdmin)),
+		ws("editor-of", teamscim.WorkspacePrivate, other, wm(other, teamscim.WorkspaceAdmin), wm(u, teamscim.WorkspaceEditor)),
+	} {
+		require.NoError(t, svc.Create(e.teamID, w))
+	}
+	rep, err := e.srv.SeatReport(t.Context(), e.teamID)
+	require.NoError(t, err)
+	require.Equal(t, 1, rep.OpenOverage)
+
+	require.NoError(t, e.srv.RemoveMember(t.Context(), e.teamID, e.admin, u, boss.MemberID))
+	own, _ := svc.Workspace(e.teamID, "own")
+	assert.Equal(t, boss.MemberID, own.Owner, "the member's workspace goes to the named admin")
+	assert.Equal(t, []teamscim.WorkspaceMember{wm(boss.MemberID, teamscim.WorkspaceAdmin)}, own.Members)
+	adminOf, _ := svc.Workspace(e.teamID, "admin-of")
+	assert.Equal(t, boss.MemberID, adminOf.Owner, "a workspace the member administered goes too")
+	assert.Equal(t, []teamscim.WorkspaceMember{wm(other, teamscim.WorkspaceEditor), wm(boss.MemberID, teamscim.WorkspaceAdmin)}, adminOf.Members)
+	editorOf, _ := svc.Workspace(e.teamID, "editor-of")
+	assert.Equal(t, other, editorOf.Owner)
+	assert.Equal(t, []teamscim.WorkspaceMember{wm(other, teamscim.WorkspaceAdmin)}, editorOf.Members, "every role of the member goes")
+	assert.Equal(t, 1, svc.SessionsRevoked(e.teamID, u))
+	plans := svc.Applied()
+	require.Len(t, plans, 1)
+	assert.Equal(t, teamscim.WorkspacesOnRemoval, plans[0].Reason)
+	assert.Equal(t, 1, e.seatsInUse(), "the removal freed the seat")
+	rep, err = e.srv.SeatReport(t.Context(), e.teamID)
+	require.NoError(t, err)
+	assert.Equal(t, 0, rep.OpenOverage, "and released the overage seat")
+	assert.Equal(t, []string{}, e.members(g))
+
+	// The IdP provisions the same person again: a new member, with nothing restored.
+	again := e.createUser("dana@example.com")
+	assert.NotEqual(t, u, again)
+	assert.Equal(t, []string{}, e.members(g))
+	for _, w := range svc.Workspaces(e.teamID) {
+		for _, m := range w.Members {
+			assert.NotEqual(t, again, m.UserID, "%s: re-adding restored access", w.ID)
+			assert.NotEqual(t, u, m.UserID, "%s: the removed member kept access", w.ID)
+		}
+	}
+	assert.Len(t, svc.Applied(), 1, "provisioning a new member hands nothing over")
+}

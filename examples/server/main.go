@@ -1,10 +1,16 @@
 // Command server runs a teamscim SCIM 2.0 endpoint on the in-memory store, for trying the
 // library with an identity provider or a SCIM test suite.
 //
-// It creates one demo team ("Demo team") with SAML SSO configured and SCIM enabled, generates
-// a SCIM API key for it, prints the SCIM base URL and the key on standard output, and serves
-// until it receives SIGINT or SIGTERM. Logs go to standard error. Everything lives in memory:
-// a restart starts from an empty team with a new key (unless -api-key is given).
+// It creates one demo team ("Demo team", enterprise plan) with SAML SSO configured and SCIM
+// enabled, generates a SCIM API key for it, prints the SCIM base URL and the key on standard
+// output, and serves until it receives SIGINT or SIGTERM. Logs go to standard error, the audit
+// trail (key and provisioning events) included. Everything lives in memory: a restart starts
+// from an empty team with a new key (unless -api-key is given).
+//
+// The team has no members until an identity provider provisions them: the demo acts as an
+// Organization Manager ("org:examples/server"), which the library lets administer a team
+// without being a member. The key-administration flags below call the same team-admin API a
+// host's settings page calls (GenerateKey, RegenerateKey, RevokeKey); the log says which.
 //
 // Usage:
 //
@@ -25,6 +31,13 @@
 //	-seat-policy p         what happens beyond -seats: limit (refuse with 403), autoflex or
 //	                       trueup (admit and record the overage) (default limit)
 //	-rate-limit r          off or postman (default off)
+//	-key-ttl d             the demo key (and every rotated one) expires d after it is
+//	                       generated, for example 1h; 0 = never (default 0)
+//	-rotate-key d          regenerate the demo key every d (for example 10m) and print the new
+//	                       one as another "SCIM API key:" line; the previous key is revoked at
+//	                       once (its next request answers 401); 0 = never (default 0)
+//	-keep-previous-key     with -rotate-key, keep the previous key active until the next
+//	                       rotation, so that an identity provider can switch over
 //
 // Rate limits are not implemented in this version: -rate-limit is validated, and postman only
 // prints a warning.
@@ -103,6 +116,9 @@ type options struct {
 	seats        int
 	seatPolicy   string
 	rateLimit    string
+	keyTTL       time.Duration
+	rotateKey    time.Duration
+	keepPrevious bool
 }
 
 var (
@@ -123,6 +139,9 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs.IntVar(&o.seats, "seats", 0, "seats `N` the demo team has bought, 0 = unlimited")
 	fs.StringVar(&o.seatPolicy, "seat-policy", "limit", "what happens beyond -seats: `policy` limit (refuse), autoflex or trueup (admit and record the overage)")
 	fs.StringVar(&o.rateLimit, "rate-limit", "off", "per-team rate `limits`: off or postman (NOT IMPLEMENTED YET: validated, postman only prints a warning)")
+	fs.DurationVar(&o.keyTTL, "key-ttl", 0, "the demo key (and each rotated one) expires this `duration` after it is generated, e.g. 1h; 0 = never")
+	fs.DurationVar(&o.rotateKey, "rotate-key", 0, "regenerate the demo key every `duration` (e.g. 10m) and print the new one; the previous key is revoked at once unless -keep-previous-key; 0 = never")
+	fs.BoolVar(&o.keepPrevious, "keep-previous-key", false, "with -rotate-key, keep the previous key active until the next rotation")
 	fs.Usage = func() {
 		fmt.Fprintf(fs.Output(), "Usage: server [flags]\n\n"+
 			"Serves SCIM 2.0 at /scim/v2 for one in-memory demo team and prints the base URL and API key.\n\nFlags:\n")
@@ -149,6 +168,12 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 		return bad("invalid value %q for flag -seat-policy: must be one of %s", o.seatPolicy, strings.Join(seatPolicies, ", "))
 	case !oneOf(o.rateLimit, rateLimits):
 		return bad("invalid value %q for flag -rate-limit: must be one of %s", o.rateLimit, strings.Join(rateLimits, ", "))
+	case o.keyTTL < 0:
+		return bad("invalid value %v for flag -key-ttl: must be 0 (never) or more", o.keyTTL)
+	case o.rotateKey < 0:
+		return bad("invalid value %v for flag -rotate-key: must be 0 (never) or more", o.rotateKey)
+	case o.keepPrevious && o.rotateKey == 0:
+		return bad("flag -keep-previous-key needs -rotate-key")
 	case o.apiKey != "" && (len(o.apiKey) < 16 || strings.ContainsAny(o.apiKey, " \t\r\n")):
 		return bad("invalid value for flag -api-key: the secret needs at least 16 characters and no spaces")
 	}
@@ -194,7 +219,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		Seats:                  seatPolicy(o),
 		Workspaces:             workspaces,
 		Events: teamscim.EventSinkFunc(func(ctx context.Context, e teamscim.Event) {
-			log.Info("audit", "event", string(e.Type), "target", e.Target, "group", e.Group, "actor", e.Actor)
+			log.Info("audit", "event", string(e.Type), "actor", e.Actor, "target", e.Target, "group", e.Group)
 			if e.Type == teamscim.EventUserProvisioned {
 				demoWorkspaces(workspaces, e.TeamID, e.Target)
 			}
@@ -203,18 +228,18 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	team, err := srv.CreateTeam(ctx, "Demo team")
+	team, err := srv.CreateTeam(ctx, teamscim.TeamOptions{Name: "Demo team", Plan: teamscim.PlanEnterprise})
 	if err != nil {
 		return err
 	}
-	if err := srv.ConfigureSSO(ctx, team.ID, "saml"); err != nil {
+	if err := srv.ConfigureSSO(ctx, team.ID, admin, "saml"); err != nil {
 		return err
 	}
-	if err := srv.EnableSCIM(ctx, team.ID); err != nil {
+	if err := srv.EnableSCIM(ctx, team.ID, admin); err != nil {
 		return err
 	}
-	key, err := srv.GenerateKey(ctx, team.ID, teamscim.KeyOptions{
-		Name: "Demo key", CreatedBy: "examples/server", Secret: o.apiKey,
+	key, err := srv.GenerateKey(ctx, team.ID, admin, teamscim.KeyOptions{
+		Name: "Demo key", TTL: o.keyTTL, Secret: o.apiKey,
 	})
 	if err != nil {
 		return err
@@ -270,7 +295,20 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		base = "http://" + displayAddr(ln.Addr()) + "/scim/v2"
 	}
 	log.Info("serving SCIM", "addr", ln.Addr().String(), "team", team.ID, "require-email", o.requireEmail)
+	logKey(log, key.Key, o)
 	fmt.Fprintf(stdout, "SCIM base URL: %s\nSCIM API key: %s\n", base, key.Secret)
+
+	rctx, stopRotation := context.WithCancel(ctx)
+	rotated := make(chan struct{})
+	go func() {
+		defer close(rotated)
+		if o.rotateKey > 0 {
+			t := time.NewTicker(o.rotateKey)
+			defer t.Stop()
+			rotate(rctx, srv, team.ID, key.Key.ID, o, t.C, stdout, log)
+		}
+	}()
+	defer func() { stopRotation(); <-rotated }()
 
 	select {
 	case err := <-served:
@@ -320,6 +358,60 @@ func writeJSON(w http.ResponseWriter, v any) {
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")
 	_ = enc.Encode(v)
+}
+
+// admin is who the demo acts as: an Organization Manager, so that the demo team has no
+// members until an identity provider provisions them.
+var admin = teamscim.Actor{MemberID: "examples/server", OrgManager: true}
+
+// logKey logs the demo key's metadata (never its secret) and how to rotate or revoke it.
+func logKey(log *slog.Logger, k teamscim.Key, o options) {
+	expires := "never"
+	if !k.Expires.IsZero() {
+		expires = k.Expires.Format(time.RFC3339)
+	}
+	log.Info("demo SCIM API key", "key", k.ID, "name", k.Name, "created_by", k.CreatedBy, "expires", expires)
+	if o.rotateKey == 0 {
+		log.Info("key administration: start with -rotate-key 10m to regenerate the demo key every 10 minutes " +
+			"and print each new key (the previous one is revoked at once, or with -keep-previous-key at the next rotation), " +
+			"and with -key-ttl 1h to make keys expire; a host does the same with GenerateKey, RegenerateKey, RevokeKey, " +
+			"ActivateKey, DeleteKey and ListKeys")
+		return
+	}
+	log.Info("key administration: the demo key is regenerated periodically; each new key is printed as a \"SCIM API key:\" line",
+		"every", o.rotateKey, "keep-previous-key", o.keepPrevious)
+}
+
+// rotate regenerates the demo key keyID on every tick until ctx is done, printing each new
+// secret. With o.keepPrevious the previous key stays active until the next rotation, when it
+// is revoked, so that at most two keys work at any time.
+func rotate(ctx context.Context, srv *teamscim.Server, teamID, keyID string, o options, tick <-chan time.Time, stdout io.Writer, log *slog.Logger) {
+	previous := ""
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick:
+		}
+		if previous != "" {
+			if err := srv.RevokeKey(ctx, teamID, admin, previous); err != nil {
+				log.Error("revoke the previous demo key", "key", previous, "error", err)
+			}
+		}
+		next, err := srv.RegenerateKey(ctx, teamID, admin, keyID, teamscim.RegenerateOptions{KeepPrevious: o.keepPrevious, TTL: o.keyTTL})
+		if err != nil {
+			if ctx.Err() == nil {
+				log.Error("regenerate the demo key", "key", keyID, "error", err)
+			}
+			continue
+		}
+		if o.keepPrevious {
+			previous = keyID
+		}
+		log.Info("regenerated the demo SCIM API key", "previous", keyID, "key", next.Key.ID, "previous-active", o.keepPrevious)
+		fmt.Fprintf(stdout, "SCIM API key: %s\n", next.Secret)
+		keyID = next.Key.ID
+	}
 }
 
 // displayAddr is the bound address as a client dials it: an unspecified host (":8080",

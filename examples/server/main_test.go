@@ -7,12 +7,18 @@ import (
 	"encoding/json"
 	"errors"
 	"flag"
+	"fmt"
 	"io"
+	"log/slog"
 	"net/http"
+	"net/http/httptest"
 	"strings"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/teamscim/teamscim"
+	"github.com/teamscim/teamscim/memstore"
 )
 
 // waitFor bounds every wait of these tests.
@@ -40,6 +46,8 @@ func (b *syncBuffer) String() string {
 type instance struct {
 	base, key string
 	stderr    *syncBuffer
+	// rotated receives the keys printed after the first one (-rotate-key).
+	rotated chan string
 }
 
 // start runs the server with args (plus -addr 127.0.0.1:0) until the test ends, and returns
@@ -95,8 +103,15 @@ func start(t *testing.T, args ...string) instance {
 			t.Fatalf("no base URL and key printed within %v; stderr:\n%s", waitFor, stderr)
 		}
 	}
+	in.rotated = make(chan string, 16)
 	go func() { // keep draining stdout so that run never blocks on it
-		for range lines {
+		for line := range lines {
+			if v, ok := strings.CutPrefix(line, "SCIM API key: "); ok {
+				select {
+				case in.rotated <- v:
+				default:
+				}
+			}
 		}
 	}()
 	if !strings.HasPrefix(in.base, "http://127.0.0.1:") || !strings.HasSuffix(in.base, "/scim/v2") ||
@@ -252,6 +267,9 @@ func TestBadFlags(t *testing.T) {
 		{"-seats", "many"},
 		{"-require-email=maybe"},
 		{"-api-key", "short"},
+		{"-key-ttl", "-1h"},
+		{"-rotate-key", "soon"},
+		{"-keep-previous-key"},
 		{"-api-key", "has a space in the middle"},
 		{"-base-url", "scim.example.com/scim/v2"},
 		{"-no-such-flag"},
@@ -282,7 +300,7 @@ func TestHelp(t *testing.T) {
 	if !errors.Is(err, flag.ErrHelp) {
 		t.Fatalf("run(-h) = %v, want flag.ErrHelp", err)
 	}
-	for _, f := range []string{"-addr", "-api-key", "-seats", "-seat-policy", "-rate-limit", "-require-email", "NOT IMPLEMENTED"} {
+	for _, f := range []string{"-addr", "-api-key", "-key-ttl", "-rotate-key", "-keep-previous-key", "-seats", "-seat-policy", "-rate-limit", "-require-email", "NOT IMPLEMENTED"} {
 		if !strings.Contains(stderr.String(), f) {
 			t.Errorf("usage does not mention %s:\n%s", f, stderr.String())
 		}
@@ -445,5 +463,148 @@ func TestDebugWorkspaces(t *testing.T) {
 	}
 	if !strings.Contains(in.stderr.String(), "scim.user.deprovisioned") {
 		t.Errorf("the audit event is not logged:\n%s", in.stderr.String())
+	}
+}
+
+// nextKey waits for the next rotated key.
+func (in instance) nextKey(t *testing.T) string {
+	t.Helper()
+	select {
+	case k := <-in.rotated:
+		return k
+	case <-time.After(waitFor):
+		t.Fatalf("no rotated key printed within %v; stderr:\n%s", waitFor, in.stderr)
+		return ""
+	}
+}
+
+func status(t *testing.T, in instance, key string) int {
+	t.Helper()
+	code, _, _ := do(t, http.MethodGet, in.base+"/Users?startIndex=1&count=2", key, "")
+	return code
+}
+
+// -rotate-key prints a new key; the key it replaced answers 401 from then on.
+func TestRotateKey(t *testing.T) {
+	in := start(t, "-rotate-key", "50ms")
+	first := in.key
+	second := in.nextKey(t)
+	if second == first {
+		t.Fatalf("the rotated key equals the first one")
+	}
+	if c := status(t, in, first); c != http.StatusUnauthorized {
+		t.Errorf("the key before the rotation: %d, want 401", c)
+	}
+	third := in.nextKey(t)
+	if c := status(t, in, second); c != http.StatusUnauthorized {
+		t.Errorf("a replaced key: %d, want 401", c)
+	}
+	s := in.stderr.String()
+	for _, want := range []string{"regenerated the demo SCIM API key", "event=scim.key.regenerated", "event=scim.key.revoked"} {
+		if !strings.Contains(s, want) {
+			t.Errorf("stderr lacks %q:\n%s", want, s)
+		}
+	}
+	for _, k := range []string{first, second, third} {
+		if strings.Contains(s, k) {
+			t.Errorf("stderr contains a key secret")
+		}
+	}
+}
+
+// rotate, driven tick by tick: without -keep-previous-key only the newest key works; with it,
+// the newest and the one before.
+func TestRotateSemantics(t *testing.T) {
+	for _, keep := range []bool{false, true} {
+		t.Run(fmt.Sprint("keep-previous=", keep), func(t *testing.T) {
+			ctx := t.Context()
+			srv, err := teamscim.New(teamscim.Config{Store: memstore.New()})
+			if err != nil {
+				t.Fatal(err)
+			}
+			team, err := srv.CreateTeam(ctx, teamscim.TeamOptions{Name: "T", Plan: teamscim.PlanEnterprise})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := srv.ConfigureSSO(ctx, team.ID, admin, "saml"); err != nil {
+				t.Fatal(err)
+			}
+			if err := srv.EnableSCIM(ctx, team.ID, admin); err != nil {
+				t.Fatal(err)
+			}
+			k, err := srv.GenerateKey(ctx, team.ID, admin, teamscim.KeyOptions{Name: "Demo key"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			code := func(secret string) int {
+				r := httptest.NewRequest(http.MethodGet, "/Users", nil)
+				r.Header.Set("Authorization", "Bearer "+secret)
+				w := httptest.NewRecorder()
+				srv.ServeHTTP(w, r)
+				return w.Code
+			}
+
+			tick := make(chan time.Time)
+			pr, pw := io.Pipe()
+			rctx, cancel := context.WithCancel(ctx)
+			done := make(chan struct{})
+			go func() {
+				defer close(done)
+				rotate(rctx, srv, team.ID, k.Key.ID, options{keepPrevious: keep}, tick, pw, slog.New(slog.DiscardHandler))
+			}()
+			defer func() { cancel(); <-done }()
+			sc := bufio.NewScanner(pr)
+			secrets := []string{k.Secret}
+			for range 3 {
+				tick <- time.Now()
+				if !sc.Scan() {
+					t.Fatal("rotate printed nothing")
+				}
+				v, ok := strings.CutPrefix(sc.Text(), "SCIM API key: ")
+				if !ok {
+					t.Fatalf("rotate printed %q", sc.Text())
+				}
+				secrets = append(secrets, v)
+				n := len(secrets)
+				for i, s := range secrets {
+					want := http.StatusUnauthorized
+					if i == n-1 || (keep && i == n-2) {
+						want = http.StatusOK
+					}
+					if got := code(s); got != want {
+						t.Errorf("after rotation %d, key %d answers %d, want %d", n-1, i, got, want)
+					}
+				}
+			}
+			keys, err := srv.ListKeys(ctx, team.ID, admin)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(keys) != 4 {
+				t.Errorf("ListKeys: %d keys, want 4", len(keys))
+			}
+			for _, k := range keys {
+				if k.Name != "Demo key" {
+					t.Errorf("a rotated key is named %q, want the original name", k.Name)
+				}
+			}
+		})
+	}
+}
+
+// Without rotation the log says how to rotate; the key's metadata is logged, its secret not.
+func TestKeyAdministrationLogged(t *testing.T) {
+	in := start(t, "-key-ttl", "1h")
+	s := in.stderr.String()
+	for _, want := range []string{"demo SCIM API key", "created_by=org:examples/server", "-rotate-key", "event=scim.key.created", "event=scim.enabled"} {
+		if !strings.Contains(s, want) {
+			t.Errorf("stderr lacks %q:\n%s", want, s)
+		}
+	}
+	if strings.Contains(s, "expires=never") {
+		t.Errorf("-key-ttl 1h logged a key that never expires:\n%s", s)
+	}
+	if strings.Contains(s, in.key) {
+		t.Errorf("stderr contains the key secret")
 	}
 }
