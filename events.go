@@ -36,6 +36,11 @@ const (
 	EventMemberRemoved EventType = "scim.group.member_removed"
 
 	EventMemberRemovedFromTeam EventType = "team.member.removed"
+	EventMemberJoinedJIT       EventType = "team.member.joined_jit"
+
+	EventInviteSent      EventType = "team.invite.sent"
+	EventInviteCancelled EventType = "team.invite.cancelled"
+	EventInviteAccepted  EventType = "team.invite.accepted"
 )
 
 // Event is one audit record. It never carries a secret.

@@ -366,6 +366,9 @@ func (s *Server) addMembers(ctx context.Context, tx store.Tx, fx *effects, g sto
 		if err != nil {
 			return err
 		}
+		if u.Pending {
+			return errPendingInGroup(id)
+		}
 		users[id] = u
 	}
 	added, err := tx.AddMembers(ctx, g.ID, ids)

@@ -120,6 +120,12 @@ type Config struct {
 	Workspaces WorkspaceReassigner
 	// WorkspaceTimeout bounds each call to Workspaces. Default: DefaultWorkspaceTimeout.
 	WorkspaceTimeout time.Duration
+	// Accounts is the host's account service: with it, a create finds out whether the person
+	// has an account and the member is active at once or invited (see Accounts). Default:
+	// none (every new member is active at once).
+	Accounts Accounts
+	// AccountsTimeout bounds each call to Accounts. Default: DefaultAccountsTimeout.
+	AccountsTimeout time.Duration
 	// MaxMemberChanges caps the group members one request may name (a POST or PUT member
 	// list, or the values of a PATCH's member operations); beyond it the request answers 400
 	// tooMany and changes nothing. Default: DefaultMaxMemberChanges.
@@ -179,6 +185,9 @@ func New(cfg Config) (*Server, error) {
 	}
 	if cfg.WorkspaceTimeout <= 0 {
 		cfg.WorkspaceTimeout = DefaultWorkspaceTimeout
+	}
+	if cfg.AccountsTimeout <= 0 {
+		cfg.AccountsTimeout = DefaultAccountsTimeout
 	}
 	if cfg.MaxMemberChanges <= 0 {
 		cfg.MaxMemberChanges = DefaultMaxMemberChanges

@@ -48,6 +48,10 @@ func (h *userHandler) Create(r *http.Request, attrs scim.ResourceAttributes) (sc
 		t := true
 		in.Active = &t
 	}
+	look, err := s.lookupAccount(r.Context(), *in.UserName)
+	if err != nil {
+		return scim.Resource{}, s.scimErr(err)
+	}
 	var out store.User
 	err = s.update(r.Context(), rq.teamID, rq.actor(), func(ctx context.Context, tx store.Tx, fx *effects) error {
 		groups, err := resolveGroups(ctx, tx, rq.groups)
@@ -57,26 +61,11 @@ func (h *userHandler) Create(r *http.Request, attrs scim.ResourceAttributes) (sc
 		existing, err := tx.GetUserByUserName(ctx, *in.UserName)
 		switch {
 		case errors.Is(err, store.ErrNotFound):
-			id, err := uuid.NewV7()
-			if err != nil {
-				return err
-			}
-			u := store.User{ID: id.String(), Managed: true, ViaGroups: len(groups) > 0, Roles: []string{RoleDeveloper},
-				Created: fx.now, LastModified: fx.now, Version: 1}
-			in.applyTo(&u, true)
-			if err := s.syncSeatWith(ctx, tx, fx, &u, rolesOf(groups)); err != nil {
-				return err
-			}
-			if err := tx.CreateUser(ctx, u); errors.Is(err, store.ErrConflict) {
-				return errUserNameTaken
-			} else if err != nil {
-				return err
-			}
-			fx.event(EventUserProvisioned, u.ID, "")
-			out = u
-			return joinGroups(ctx, tx, fx, u.ID, groups)
+			return s.createMember(ctx, tx, fx, in, groups, look, &out)
 		case err != nil:
 			return err
+		case existing.Pending && !existing.Managed:
+			return errManualInvite
 		case existing.Managed && !existing.Deleted:
 			return errUserNameTaken
 		}
@@ -108,6 +97,47 @@ func (h *userHandler) Create(r *http.Request, attrs scim.ResourceAttributes) (sc
 		return scim.Resource{}, s.scimErr(err)
 	}
 	return s.userResource(r, out), nil
+}
+
+// createMember provisions a member the team did not have, with the outcome the account lookup
+// calls for (active at once, or invited), in the groups asked for.
+func (s *Server) createMember(ctx context.Context, tx store.Tx, fx *effects, in userInput, groups []store.Group, look accountLookup, out *store.User) error {
+	id, err := uuid.NewV7()
+	if err != nil {
+		return err
+	}
+	u := store.User{ID: id.String(), Managed: true, ViaGroups: len(groups) > 0, Roles: []string{RoleDeveloper},
+		Created: fx.now, LastModified: fx.now, Version: 1}
+	in.applyTo(&u, true)
+	team, err := tx.Team(ctx)
+	if err != nil {
+		return err
+	}
+	pending, job, err := newMemberOutcome(team, u, look)
+	if err != nil {
+		return err
+	}
+	if pending && len(groups) > 0 {
+		return errPendingInGroup(u.UserName)
+	}
+	u.Pending = pending
+	if err := s.syncSeatWith(ctx, tx, fx, &u, rolesOf(groups)); err != nil {
+		return err
+	}
+	if err := tx.CreateUser(ctx, u); errors.Is(err, store.ErrConflict) {
+		return errUserNameTaken
+	} else if err != nil {
+		return err
+	}
+	fx.event(EventUserProvisioned, u.ID, "")
+	if pending {
+		fx.event(EventInviteSent, u.ID, "")
+	}
+	if err := s.queueAccount(ctx, tx, fx, u, job); err != nil {
+		return err
+	}
+	*out = u
+	return joinGroups(ctx, tx, fx, u.ID, groups)
 }
 
 // Get returns a visible member.

@@ -3,12 +3,8 @@ package teamscim
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
-	"slices"
 	"time"
-
-	"github.com/google/uuid"
 
 	"github.com/teamscim/teamscim/store"
 )
@@ -31,13 +27,12 @@ import (
 //
 // # Never lost
 //
-// The plan is carried out after the change has committed, never inside a store transaction. The
-// change commits a store.Job with it, so a host that crashes between the commit and the call
-// loses nothing. After the commit the Server runs the job; a failed or timed-out call leaves it
-// in the store, and it is retried by the next SCIM write that touches the member (IdPs retry)
-// and by Server.RetryPending, which a host calls periodically. A member's jobs run one at a
-// time, in the order of the changes, and a job is not started twice at once. The reassigner must
-// therefore be idempotent; WorkspacePlan.Attempt says which attempt a call is.
+// The plan is carried out after the change has committed, never inside a store transaction
+// (see jobs.go): the change commits a job with it, so a host that crashes between the commit
+// and the call loses nothing; a failed or timed-out call is retried by the next SCIM write
+// that touches the member (IdPs retry) and by Server.RetryPending. A member's jobs run one at a
+// time, in the order of the changes. The reassigner must therefore be idempotent;
+// WorkspacePlan.Attempt says which attempt a call is.
 
 // WorkspaceKind is a workspace's visibility (Postman's workspace types).
 type WorkspaceKind string
@@ -194,11 +189,11 @@ func roleOf(w Workspace, userID string) (WorkspaceRole, bool) {
 	return "", false
 }
 
-// jobKind is the store.Job kind of workspace hand-overs.
-const jobKind = "workspaces"
+// jobWorkspaces is the store.Job kind of workspace hand-overs.
+const jobWorkspaces = "workspaces"
 
-// jobData is a workspace job's store.Job.Data.
-type jobData struct {
+// workspaceJob is a workspace job's store.Job.Data.
+type workspaceJob struct {
 	Reason     WorkspaceReason `json:"reason"`
 	TransferTo string          `json:"transferTo,omitempty"`
 }
@@ -212,190 +207,23 @@ func (s *Server) queueWorkspaces(ctx context.Context, tx store.Tx, fx *effects, 
 	if s.cfg.Workspaces == nil {
 		return nil
 	}
-	id, err := uuid.NewV7()
-	if err != nil {
-		return err
-	}
-	data, err := json.Marshal(jobData{Reason: reason, TransferTo: transferTo})
-	if err != nil {
-		return err
-	}
-	if err := tx.CreateJob(ctx, store.Job{ID: id.String(), UserID: userID, Kind: jobKind, Data: data, Created: fx.now}); err != nil {
-		return err
-	}
-	fx.runJobs(userID)
-	return nil
+	return s.queueJob(ctx, tx, fx, userID, jobWorkspaces, workspaceJob{Reason: reason, TransferTo: transferTo})
 }
 
-// pendingJobs notes, in fx, that userID has jobs waiting, so that the request runs them after
-// it commits (the next write that touches a member retries what failed before).
-func (s *Server) pendingJobs(ctx context.Context, tx store.Tx, fx *effects, userID string) error {
-	if s.cfg.Workspaces == nil {
-		return nil
-	}
-	jobs, err := tx.ListJobs(ctx, userID)
-	if err != nil {
-		return err
-	}
-	if len(jobs) > 0 {
-		fx.runJobs(userID)
-	}
-	return nil
-}
-
-// runUserJobs runs the due jobs of one member in order, stopping at the first that fails.
-func (s *Server) runUserJobs(ctx context.Context, teamID, userID string) error {
-	for {
-		job, ok, err := s.claimJob(ctx, teamID, userID)
-		if err != nil || !ok {
-			return err
-		}
-		if err := s.runJob(ctx, teamID, job); err != nil {
-			return err
-		}
-	}
-}
-
-// errJobFailed marks a hook failure (already recorded on the job).
-var errJobFailed = errors.New("teamscim: workspace hand-over failed; it will be retried")
-
-// claimJob takes the member's oldest job if it is due: it counts the attempt and leases the
-// job for twice the call timeout, so that no other request starts it meanwhile. ok is false
-// when the member has no job, or its oldest job is leased or not due.
-func (s *Server) claimJob(ctx context.Context, teamID, userID string) (store.Job, bool, error) {
-	var job store.Job
-	var ok bool
-	err := s.store.Update(ctx, teamID, func(ctx context.Context, tx store.Tx) error {
-		ok = false
-		jobs, err := tx.ListJobs(ctx, userID)
-		if err != nil || len(jobs) == 0 {
-			return err
-		}
-		// The oldest job first: a member's hand-overs must apply in the order of the changes.
-		j := jobs[0]
-		now := s.now()
-		if now.Before(j.NextAttempt) {
-			return nil
-		}
-		j.Attempts++
-		j.NextAttempt = now.Add(2 * s.cfg.WorkspaceTimeout)
-		if err := tx.UpdateJob(ctx, j); err != nil {
-			return err
-		}
-		job, ok = j, true
-		return nil
-	})
-	return job, ok, err
-}
-
-// runJob calls the reassigner for a claimed job and records the outcome: the job is deleted
-// on success and released for the next retry on failure.
-func (s *Server) runJob(ctx context.Context, teamID string, job store.Job) error {
-	var d jobData
+// callWorkspaces reads the member's workspaces, plans, and applies the plan.
+func (s *Server) callWorkspaces(ctx context.Context, teamID string, job store.Job) error {
+	var d workspaceJob
 	if err := json.Unmarshal(job.Data, &d); err != nil {
-		s.log.Error("teamscim: unreadable workspace job; dropping it", "team", teamID, "job", job.ID, "error", err)
-		return s.finishJob(ctx, teamID, job, nil)
+		return fmt.Errorf("%w: %w", errBadJob, err)
 	}
-	callErr := s.callWorkspaces(ctx, teamID, job, d)
-	if err := s.finishJob(ctx, teamID, job, callErr); err != nil {
-		return err
-	}
-	if callErr != nil {
-		return errJobFailed
-	}
-	return nil
-}
-
-// callWorkspaces reads the member's workspaces, plans, and applies the plan, each call bounded
-// by the timeout. A panic in the host's code is a failure like any other.
-func (s *Server) callWorkspaces(ctx context.Context, teamID string, job store.Job, d jobData) (err error) {
-	defer func() {
-		if v := recover(); v != nil {
-			err = fmt.Errorf("teamscim: workspace reassigner panicked: %v", v)
-		}
-	}()
-	wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.cfg.WorkspaceTimeout)
-	defer cancel()
-	ws, err := s.cfg.Workspaces.MemberWorkspaces(wctx, teamID, job.UserID)
+	ws, err := s.cfg.Workspaces.MemberWorkspaces(ctx, teamID, job.UserID)
 	if err != nil {
 		return fmt.Errorf("teamscim: list workspaces: %w", err)
 	}
 	plan := PlanWorkspaces(teamID, job.UserID, d.Reason, d.TransferTo, ws)
 	plan.Attempt = job.Attempts
-	if err := s.cfg.Workspaces.ApplyWorkspacePlan(wctx, plan); err != nil {
+	if err := s.cfg.Workspaces.ApplyWorkspacePlan(ctx, plan); err != nil {
 		return fmt.Errorf("teamscim: apply workspace plan: %w", err)
 	}
 	return nil
-}
-
-// finishJob deletes a job that succeeded, or records the failure and makes the job due again.
-// It runs even when the request's context is done: the outcome must not be lost.
-func (s *Server) finishJob(ctx context.Context, teamID string, job store.Job, callErr error) error {
-	ctx = context.WithoutCancel(ctx)
-	err := s.store.Update(ctx, teamID, func(ctx context.Context, tx store.Tx) error {
-		if callErr == nil {
-			err := tx.DeleteJob(ctx, job.ID)
-			if errors.Is(err, store.ErrNotFound) {
-				return nil
-			}
-			return err
-		}
-		j := job
-		j.LastError = callErr.Error()
-		j.NextAttempt = time.Time{}
-		err := tx.UpdateJob(ctx, j)
-		if errors.Is(err, store.ErrNotFound) {
-			return nil
-		}
-		return err
-	})
-	if callErr != nil {
-		s.log.Warn("teamscim: workspace hand-over failed; it will be retried", "team", teamID, "user", job.UserID,
-			"attempt", job.Attempts, "error", callErr)
-	}
-	return err
-}
-
-// RetryPending runs every due workspace hand-over of every team (those whose call failed or
-// timed out, or whose Server stopped before making it). A host calls it periodically, and at
-// start-up. It returns the number of hand-overs that are still pending, and the first error
-// of the store (hook failures are not errors here: they stay pending).
-func (s *Server) RetryPending(ctx context.Context) (pending int, err error) {
-	if s.cfg.Workspaces == nil {
-		return 0, nil
-	}
-	teams, err := s.store.TeamsWithJobs(ctx)
-	if err != nil {
-		return 0, fmt.Errorf("teamscim: retry pending: %w", err)
-	}
-	for _, teamID := range teams {
-		var users []string
-		err := s.store.View(ctx, teamID, func(ctx context.Context, tx store.Tx) error {
-			jobs, err := tx.ListJobs(ctx, "")
-			users = users[:0]
-			for _, j := range jobs {
-				if j.Kind == jobKind && !slices.Contains(users, j.UserID) {
-					users = append(users, j.UserID)
-				}
-			}
-			return err
-		})
-		if err != nil {
-			return pending, fmt.Errorf("teamscim: retry pending: %w", err)
-		}
-		for _, u := range users {
-			if err := s.runUserJobs(ctx, teamID, u); err != nil && !errors.Is(err, errJobFailed) {
-				return pending, fmt.Errorf("teamscim: retry pending: %w", err)
-			}
-		}
-		err = s.store.View(ctx, teamID, func(ctx context.Context, tx store.Tx) error {
-			jobs, err := tx.ListJobs(ctx, "")
-			pending += len(jobs)
-			return err
-		})
-		if err != nil {
-			return pending, fmt.Errorf("teamscim: retry pending: %w", err)
-		}
-	}
-	return pending, nil
 }

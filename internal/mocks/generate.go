@@ -5,4 +5,4 @@
 package mocks
 
 //go:generate go tool mockgen -typed -package mocks -destination store.go github.com/teamscim/teamscim/store Store,Tx
-//go:generate go tool mockgen -typed -package mocks -destination teamscim.go github.com/teamscim/teamscim SeatPolicy,WorkspaceReassigner,EventSink
+//go:generate go tool mockgen -typed -package mocks -destination teamscim.go github.com/teamscim/teamscim SeatPolicy,WorkspaceReassigner,Accounts,EventSink

@@ -1,0 +1,228 @@
+package teamscim
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"slices"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/teamscim/teamscim/store"
+)
+
+// Jobs
+//
+// Some changes need a call to the host once they have committed: the workspace hand-over of a
+// deactivation, reactivation or removal (Config.Workspaces), and the account calls of a
+// provisioning (Config.Accounts: create the account, send the invite, consolidate it into the
+// team). Such calls never run inside a store transaction, and they must not be lost when the
+// call fails or the process stops between the commit and the call. So the change commits a
+// store.Job in its own Update, and the Server runs the job after the commit:
+//
+//   - the job is claimed first (its attempt counted, and leased for twice the call timeout, so
+//     that no other request or Server starts it meanwhile);
+//   - the call is bounded by the hook's timeout; a panic in the host's code is a failure;
+//   - on success the job is deleted; on failure its error is recorded and it is due again.
+//
+// A member's jobs run one at a time, oldest first, and a failed job holds back the member's
+// later ones, so hand-overs apply in the order of the changes. Failed jobs are retried by the
+// next SCIM write that touches the member, and by RetryPending. Hooks must be idempotent; each
+// call is told which attempt it is.
+
+// errJobFailed marks a hook failure (already recorded on the job).
+var errJobFailed = errors.New("teamscim: a call to the host failed; it will be retried")
+
+// errBadJob marks a job the Server cannot run (unreadable data, no hook for its kind).
+var errBadJob = errors.New("teamscim: job cannot run")
+
+// queueJob commits, in tx, a job of kind for userID carrying data, and asks for it to run
+// after the commit.
+func (s *Server) queueJob(ctx context.Context, tx store.Tx, fx *effects, userID, kind string, data any) error {
+	id, err := uuid.NewV7()
+	if err != nil {
+		return err
+	}
+	raw, err := json.Marshal(data)
+	if err != nil {
+		return err
+	}
+	if err := tx.CreateJob(ctx, store.Job{ID: id.String(), UserID: userID, Kind: kind, Data: raw, Created: fx.now}); err != nil {
+		return err
+	}
+	fx.runJobs(userID)
+	return nil
+}
+
+// pendingJobs notes, in fx, that userID has jobs waiting, so that the request runs them after
+// it commits (the next write that touches a member retries what failed before).
+func (s *Server) pendingJobs(ctx context.Context, tx store.Tx, fx *effects, userID string) error {
+	if s.cfg.Workspaces == nil && s.cfg.Accounts == nil {
+		return nil // no hooks, no jobs
+	}
+	jobs, err := tx.ListJobs(ctx, userID)
+	if err != nil {
+		return err
+	}
+	if len(jobs) > 0 {
+		fx.runJobs(userID)
+	}
+	return nil
+}
+
+// runUserJobs runs the due jobs of one member in order, stopping at the first that fails.
+func (s *Server) runUserJobs(ctx context.Context, teamID, userID string) error {
+	for {
+		job, ok, err := s.claimJob(ctx, teamID, userID)
+		if err != nil || !ok {
+			return err
+		}
+		if err := s.runJob(ctx, teamID, job); err != nil {
+			return err
+		}
+	}
+}
+
+// claimJob takes the member's oldest job if it is due: it counts the attempt and leases the
+// job for twice the call timeout, so that no other request starts it meanwhile. ok is false
+// when the member has no job, or its oldest job is leased or not due.
+func (s *Server) claimJob(ctx context.Context, teamID, userID string) (store.Job, bool, error) {
+	var job store.Job
+	var ok bool
+	err := s.store.Update(ctx, teamID, func(ctx context.Context, tx store.Tx) error {
+		ok = false
+		jobs, err := tx.ListJobs(ctx, userID)
+		if err != nil || len(jobs) == 0 {
+			return err
+		}
+		j := jobs[0] // the oldest: a member's jobs apply in the order of the changes
+		now := s.now()
+		if now.Before(j.NextAttempt) {
+			return nil
+		}
+		j.Attempts++
+		j.NextAttempt = now.Add(2 * s.jobTimeout(j.Kind))
+		if err := tx.UpdateJob(ctx, j); err != nil {
+			return err
+		}
+		job, ok = j, true
+		return nil
+	})
+	return job, ok, err
+}
+
+// jobTimeout bounds one call of a job of kind.
+func (s *Server) jobTimeout(kind string) time.Duration {
+	if kind == jobAccounts {
+		return s.cfg.AccountsTimeout
+	}
+	return s.cfg.WorkspaceTimeout
+}
+
+// runJob calls the host for a claimed job and records the outcome: the job is deleted on
+// success and released for the next retry on failure. A job that cannot run at all (its
+// data unreadable, or its hook no longer configured) is dropped with an error in the log.
+func (s *Server) runJob(ctx context.Context, teamID string, job store.Job) error {
+	callErr := s.callJob(ctx, teamID, job)
+	if errors.Is(callErr, errBadJob) {
+		s.log.Error("teamscim: dropping a job that cannot run", "team", teamID, "job", job.ID, "kind", job.Kind, "error", callErr)
+		callErr = nil
+	}
+	if err := s.finishJob(ctx, teamID, job, callErr); err != nil {
+		return err
+	}
+	if callErr != nil {
+		return errJobFailed
+	}
+	return nil
+}
+
+// callJob makes a job's call, bounded by its timeout. A panic in the host's code is a failure
+// like any other.
+func (s *Server) callJob(ctx context.Context, teamID string, job store.Job) (err error) {
+	defer func() {
+		if v := recover(); v != nil {
+			err = fmt.Errorf("teamscim: the host's %s hook panicked: %v", job.Kind, v)
+		}
+	}()
+	cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.jobTimeout(job.Kind))
+	defer cancel()
+	switch {
+	case job.Kind == jobWorkspaces && s.cfg.Workspaces != nil:
+		return s.callWorkspaces(cctx, teamID, job)
+	case job.Kind == jobAccounts && s.cfg.Accounts != nil:
+		return s.callAccounts(cctx, teamID, job)
+	}
+	return fmt.Errorf("%w: no hook for jobs of kind %q", errBadJob, job.Kind)
+}
+
+// finishJob deletes a job that succeeded, or records the failure and makes the job due again.
+// It runs even when the request's context is done: the outcome must not be lost.
+func (s *Server) finishJob(ctx context.Context, teamID string, job store.Job, callErr error) error {
+	ctx = context.WithoutCancel(ctx)
+	err := s.store.Update(ctx, teamID, func(ctx context.Context, tx store.Tx) error {
+		if callErr == nil {
+			err := tx.DeleteJob(ctx, job.ID)
+			if errors.Is(err, store.ErrNotFound) {
+				return nil
+			}
+			return err
+		}
+		j := job
+		j.LastError = callErr.Error()
+		j.NextAttempt = time.Time{}
+		err := tx.UpdateJob(ctx, j)
+		if errors.Is(err, store.ErrNotFound) {
+			return nil
+		}
+		return err
+	})
+	if callErr != nil {
+		s.log.Warn("teamscim: a call to the host failed; it will be retried", "team", teamID, "user", job.UserID,
+			"kind", job.Kind, "attempt", job.Attempts, "error", callErr)
+	}
+	return err
+}
+
+// RetryPending runs every due job of every team: the workspace hand-overs and account calls
+// whose call failed or timed out, or whose Server stopped before making it. A host calls it
+// periodically, and at start-up. It returns the number of jobs still pending, and the first
+// error of the store (hook failures are not errors here: their jobs stay pending).
+func (s *Server) RetryPending(ctx context.Context) (pending int, err error) {
+	teams, err := s.store.TeamsWithJobs(ctx)
+	if err != nil {
+		return 0, fmt.Errorf("teamscim: retry pending: %w", err)
+	}
+	for _, teamID := range teams {
+		var users []string
+		err := s.store.View(ctx, teamID, func(ctx context.Context, tx store.Tx) error {
+			jobs, err := tx.ListJobs(ctx, "")
+			users = users[:0]
+			for _, j := range jobs {
+				if !slices.Contains(users, j.UserID) {
+					users = append(users, j.UserID)
+				}
+			}
+			return err
+		})
+		if err != nil {
+			return pending, fmt.Errorf("teamscim: retry pending: %w", err)
+		}
+		for _, u := range users {
+			if err := s.runUserJobs(ctx, teamID, u); err != nil && !errors.Is(err, errJobFailed) {
+				return pending, fmt.Errorf("teamscim: retry pending: %w", err)
+			}
+		}
+		err = s.store.View(ctx, teamID, func(ctx context.Context, tx store.Tx) error {
+			jobs, err := tx.ListJobs(ctx, "")
+			pending += len(jobs)
+			return err
+		})
+		if err != nil {
+			return pending, fmt.Errorf("teamscim: retry pending: %w", err)
+		}
+	}
+	return pending, nil
+}
