@@ -51,6 +51,17 @@
 //	GET /debug/workspaces  the workspaces and the plans applied to them
 //	GET /debug/seats       the seat report (bought, in use, overage seats with dates)
 //
+// Accounts: the server keeps an in-memory account service (package memaccounts) and the demo
+// team has verified example.com, so Postman's three outcomes of a create show with curl:
+// a userName nobody has an account for gets one and is active at once (most userNames);
+// known@example.com has an account on the verified domain and joins at once;
+// guest@partner.test has an account on an unverified domain and is invited (pending until
+// POST /debug/accept?email=guest@partner.test); busy@elsewhere.test belongs to another team on
+// an unverified domain and answers 409.
+//
+//	GET  /debug/accounts          the accounts and the account calls made
+//	POST /debug/accept?email=...  the invited person accepts
+//
 // Audit events are logged on standard error.
 //
 // Try it:
@@ -77,6 +88,7 @@ import (
 	"time"
 
 	"github.com/teamscim/teamscim"
+	"github.com/teamscim/teamscim/memaccounts"
 	"github.com/teamscim/teamscim/memstore"
 	"github.com/teamscim/teamscim/memworkspace"
 )
@@ -211,7 +223,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 
 	workspaces := memworkspace.New()
+	accounts := demoAccounts()
 	srv, err := teamscim.New(teamscim.Config{
+		Accounts:               accounts,
 		Store:                  memstore.New(),
 		Logger:                 log,
 		BaseURL:                o.baseURL,
@@ -235,6 +249,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if err := srv.ConfigureSSO(ctx, team.ID, admin, "saml"); err != nil {
 		return err
 	}
+	if err := srv.VerifyDomain(ctx, team.ID, admin, demoDomain); err != nil {
+		return err
+	}
 	if err := srv.EnableSCIM(ctx, team.ID, admin); err != nil {
 		return err
 	}
@@ -249,6 +266,17 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	mux.Handle("/scim/v2/", http.StripPrefix("/scim/v2", srv))
 	mux.HandleFunc("GET /debug/workspaces", func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, map[string]any{"workspaces": workspaces.Workspaces(team.ID), "applied": workspaces.Applied()})
+	})
+	mux.HandleFunc("GET /debug/accounts", func(w http.ResponseWriter, r *http.Request) {
+		writeJSON(w, map[string]any{"accounts": accounts.Accounts(), "calls": accounts.Calls()})
+	})
+	mux.HandleFunc("POST /debug/accept", func(w http.ResponseWriter, r *http.Request) {
+		u, err := srv.AcceptInvite(r.Context(), team.ID, r.URL.Query().Get("email"))
+		if err != nil {
+			http.Error(w, "no pending invitation for this email", http.StatusNotFound)
+			return
+		}
+		writeJSON(w, map[string]any{"id": u.ID, "userName": u.UserName, "pending": u.Pending})
 	})
 	mux.HandleFunc("GET /debug/seats", func(w http.ResponseWriter, r *http.Request) {
 		rep, err := srv.SeatReport(r.Context(), team.ID)
@@ -326,6 +354,19 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return fmt.Errorf("serve: %w", err)
 	}
 	return nil
+}
+
+// demoDomain is the email domain the demo team has verified.
+const demoDomain = "example.com"
+
+// demoAccounts is the in-memory account service with three people who have accounts already,
+// one for each outcome of a create that is not "new account".
+func demoAccounts() *memaccounts.Service {
+	a := memaccounts.New()
+	a.Add(teamscim.Account{Email: "known@" + demoDomain})                             // verified domain: joins at once
+	a.Add(teamscim.Account{Email: "guest@partner.test"})                              // unverified domain: invited
+	a.Add(teamscim.Account{Email: "busy@elsewhere.test", Teams: []string{"another"}}) // another team's: 409
+	return a
 }
 
 // seatPolicy is the demo team's seat policy from -seats and -seat-policy.

@@ -608,3 +608,44 @@ func TestKeyAdministrationLogged(t *testing.T) {
 		t.Errorf("stderr contains the key secret")
 	}
 }
+
+// The three outcomes of a create, and the 409 for another team's member, with the demo
+// accounts.
+func TestCreateOutcomes(t *testing.T) {
+	in := start(t)
+	root := strings.TrimSuffix(in.base, "/scim/v2")
+	for _, c := range []struct {
+		userName string
+		code     int
+	}{{"someone.new@example.com", http.StatusCreated}, {"known@example.com", http.StatusCreated},
+		{"guest@partner.test", http.StatusCreated}, {"busy@elsewhere.test", http.StatusConflict}} {
+		if code, _, body := do(t, http.MethodPost, in.base+"/Users", in.key, userBody(c.userName)); code != c.code {
+			t.Errorf("POST %s: %d %s, want %d", c.userName, code, body, c.code)
+		}
+	}
+	code, _, body := do(t, http.MethodGet, root+"/debug/accounts", "", "")
+	var got struct {
+		Calls []struct {
+			Method string
+			Req    struct{ Email string }
+		}
+	}
+	if code != http.StatusOK || json.Unmarshal(body, &got) != nil {
+		t.Fatalf("GET /debug/accounts: %d %s", code, body)
+	}
+	calls := map[string]string{}
+	for _, c := range got.Calls {
+		calls[c.Req.Email] = c.Method
+	}
+	want := map[string]string{"someone.new@example.com": "CreateAccount", "guest@partner.test": "SendInvite"}
+	if len(calls) != 2 || calls["someone.new@example.com"] != want["someone.new@example.com"] || calls["guest@partner.test"] != want["guest@partner.test"] {
+		t.Errorf("account calls %v, want %v", calls, want)
+	}
+	code, _, body = do(t, http.MethodPost, root+"/debug/accept?email=guest@partner.test", "", "")
+	if code != http.StatusOK || !strings.Contains(string(body), `"pending": false`) {
+		t.Errorf("POST /debug/accept: %d %s", code, body)
+	}
+	if code, _, _ := do(t, http.MethodPost, root+"/debug/accept?email=guest@partner.test", "", ""); code != http.StatusNotFound {
+		t.Errorf("accepting twice: %d, want 404", code)
+	}
+}
