@@ -15,42 +15,6 @@ import (
 	"github.com/teamscim/teamscim/store"
 )
 
-// Accounts
-//
-// A person's account is a global identity keyed by email, which may exist before and outside
-// the team; the host owns accounts, through Config.Accounts. With it, POST /Users (a create
-// that makes a new member) has Postman's three outcomes (research R14–R16):
-//
-//  1. no account with that email: the member is active at once, and the host creates the
-//     account (Accounts.CreateAccount);
-//  2. an account exists on an email domain the team verified: the member is active at once, no
-//     invite; with the team's domain capture on, an account that belongs to another team is
-//     consolidated into this one (Accounts.Consolidate);
-//  3. an account exists on a domain the team has not verified: the host sends an invite
-//     (Accounts.SendInvite) and the membership is pending until the person accepts, which the
-//     host reports with Server.AcceptInvite.
-//
-// An account that is a member of another team on a domain this team has not verified is not
-// provisioned: 409, and nothing changes (R18). A pending invite an admin made by hand
-// (Server.InviteMember) for the same email answers 409 with a detail telling the admin to
-// remove it (Server.CancelInvite), after which the IdP's retry succeeds.
-//
-// A pending member, over SCIM, is the resource the IdP created, with the active it asked for
-// (research OQ2: the IdP sees its request applied; it cannot sign in until it accepts, see
-// CanSignIn). It reserves its seat at invitation (OQ3), so provisioning cannot oversubscribe;
-// cancelling the invite frees it. It cannot be placed in a group until it has joined (R22):
-// 400.
-//
-// The account calls run after the membership has committed, as jobs (see jobs.go): never
-// inside a transaction, never lost, retried until they succeed. They must be idempotent.
-// Without Config.Accounts every new member is active at once and no host call is made.
-//
-// SSO just-in-time provisioning: Server.SignInWithSSO is the host's call for "this person
-// signed in through the team's identity provider". With the team's JIT on, it adds them as an
-// active member (the seat policy applies); a later POST /Users for the same email adopts that
-// member (201, the same member, now SCIM-managed) instead of answering 409, and a sign-in that
-// races a SCIM create for the same person ends with one member.
-
 // Accounts is the host's account service. Its lookups run before the change, outside any
 // transaction; its other methods run after the change has committed, retried until they
 // succeed, bounded by Config.AccountsTimeout. They must not call the Server.

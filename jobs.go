@@ -13,25 +13,6 @@ import (
 	"github.com/teamscim/teamscim/store"
 )
 
-// Jobs
-//
-// Some changes need a call to the host once they have committed: the workspace hand-over of a
-// deactivation, reactivation or removal (Config.Workspaces), and the account calls of a
-// provisioning (Config.Accounts: create the account, send the invite, consolidate it into the
-// team). Such calls never run inside a store transaction, and they must not be lost when the
-// call fails or the process stops between the commit and the call. So the change commits a
-// store.Job in its own Update, and the Server runs the job after the commit:
-//
-//   - the job is claimed first (its attempt counted, and leased for twice the call timeout, so
-//     that no other request or Server starts it meanwhile);
-//   - the call is bounded by the hook's timeout; a panic in the host's code is a failure;
-//   - on success the job is deleted; on failure its error is recorded and it is due again.
-//
-// A member's jobs run one at a time, oldest first, and a failed job holds back the member's
-// later ones, so hand-overs apply in the order of the changes. Failed jobs are retried by the
-// next SCIM write that touches the member, and by RetryPending. Hooks must be idempotent; each
-// call is told which attempt it is.
-
 // errJobFailed marks a hook failure (already recorded on the job).
 var errJobFailed = errors.New("teamscim: a call to the host failed; it will be retried")
 

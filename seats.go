@@ -12,22 +12,6 @@ import (
 	"github.com/teamscim/teamscim/store"
 )
 
-// Seats
-//
-// A member holds a paid seat while they are on the team (active, or invited and not yet
-// joined: an invitation reserves its seat so that provisioning cannot oversubscribe) and their
-// roles, their own or granted by their groups, include RoleDeveloper or RoleSuperAdmin.
-// Members who hold only RoleAdmin and/or RoleBilling are support users: the first
-// MaxSupportUsers of them take no seat; a support user beyond those takes one like anybody
-// else (and keeps it until their roles or state change, even if a free support place opens).
-//
-// A seat is taken by POST /Users, by a reactivation (PATCH or PUT active:true, a POST that
-// re-links a member hidden by DELETE), by a group that grants RoleDeveloper to a support user,
-// and by the host's AddMember and SetMemberRoles. It is freed by a deactivation, a DELETE, a
-// removal from the team, or the loss of the last seat-holding role. Taking a seat asks the
-// Server's SeatPolicy inside the team's store Update, so two requests can never both take the
-// last seat; a refusal answers 403 "no available seats" and changes nothing.
-
 // MaxSupportUsers is how many support users (members who hold only the admin and/or billing
 // roles) a team may have without paying for their seats.
 const MaxSupportUsers = 2

@@ -9,31 +9,6 @@ import (
 	"github.com/teamscim/teamscim/store"
 )
 
-// Workspaces
-//
-// A team's workspaces live in the host. When a member is deactivated, reactivated or removed
-// from the team, teamscim decides what must happen to their workspaces (a WorkspacePlan, from
-// Postman's rules) and hands the plan to the host's WorkspaceReassigner, which applies it:
-//
-//   - deactivation: every internal, public or partner workspace where the member is the only
-//     member keeps its kind and the team becomes its admin; other members keep their roles
-//     (nobody is promoted); the member's sessions in the team are revoked;
-//   - reactivation: the member's own workspaces are theirs again; their former roles in
-//     private and partner workspaces are not restored (even read access goes); in internal and
-//     public workspaces they get the access any member has;
-//   - removal from the team (Server.RemoveMember, an admin action, not SCIM): the workspaces
-//     the member owns or administers are transferred to a named admin, every role the member
-//     had goes, and their sessions are revoked. Re-adding them later restores nothing.
-//
-// # Never lost
-//
-// The plan is carried out after the change has committed, never inside a store transaction
-// (see jobs.go): the change commits a job with it, so a host that crashes between the commit
-// and the call loses nothing; a failed or timed-out call is retried by the next SCIM write
-// that touches the member (IdPs retry) and by Server.RetryPending. A member's jobs run one at a
-// time, in the order of the changes. The reassigner must therefore be idempotent;
-// WorkspacePlan.Attempt says which attempt a call is.
-
 // WorkspaceKind is a workspace's visibility (Postman's workspace types).
 type WorkspaceKind string
 

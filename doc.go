@@ -1,0 +1,167 @@
+// Package teamscim gives a team product SCIM 2.0 provisioning (RFC 7643, RFC 7644) the way
+// Postman runs it for its Enterprise teams: identity providers (Okta, Microsoft Entra ID,
+// OneLogin, or a script) create, update, deactivate and reactivate a team's members, and the
+// library enforces the team's rules while doing it.
+//
+// A host supplies persistence (a store.Store; package memstore serves tests and demos) and gets
+// back a *Server, an http.Handler that speaks SCIM at any prefix:
+//
+//	srv, err := teamscim.New(teamscim.Config{Store: memstore.New()})
+//	mux.Handle("/scim/v2/", http.StripPrefix("/scim/v2", srv))
+//
+// The same *Server offers the team-admin operations a host's settings page calls, each on
+// behalf of an Actor whose role it checks (create a team, record its SSO methods and verified
+// domains, enable SCIM, generate, list, revoke, re-activate, regenerate and delete SCIM API
+// keys, remove members), the checks its sign-in and account pages call (CanSignIn,
+// CanLeaveTeam, CanChangeEmail, CanChangePassword), and an audit trail (Config.Events).
+//
+// # Authentication
+//
+// Every request carries a SCIM API key in the Authorization header, as "Bearer <key>" (the
+// scheme is case-insensitive) or as the raw key (Okta's header-auth app). The key picks the
+// team; ids of another team's resources answer 404. A missing, malformed, unknown, revoked or
+// expired key answers 401 with WWW-Authenticate: Bearer; a team whose SCIM switch is off or
+// whose plan does not include SCIM answers 403, and so does a key whose creator is no longer an
+// active admin of the team. Keys are stored only as SHA-256 digests and checked against the
+// store on every request, so a revocation takes effect on the very next request.
+//
+// # Users
+//
+// userName is the member's email (Config.AllowNonEmailUserNames relaxes this for generic SCIM
+// clients) and is unique in a team compared case-insensitively. Deprovisioning is deactivation
+// (active:false): the member and their data stay, they remain listed with active:false, and a
+// later active:true reactivates them. DELETE /Users/{id} deactivates and hides the resource:
+// it then answers 404 and is absent from lists, and a later POST with the same userName
+// re-links the same member (201). A member who joined the team outside SCIM is adopted by a
+// POST with their email. A deactivated or hidden member leaves every group; reactivation does
+// not restore group memberships (the IdP adds them again). Passwords are accepted and dropped:
+// never stored, returned or logged.
+//
+// # Groups
+//
+// A group's members must be provisioned, active members of the team who have joined (not
+// invited and pending); the first that is not fails the whole request with 400, and nothing of
+// it applies. Membership changes are store deltas, so their cost does not depend on the
+// group's size; a request may name at most Config.MaxMemberChanges members. A group grants its
+// members its roles (the developer role for groups made over SCIM): adding a support user
+// takes a seat, and leaving a group drops the roles it granted but never deactivates.
+//
+// Provenance: a member created by POST /Users reaches the team on their own; one created with
+// Postman's groups attribute (the groups to join) reaches it only through those groups.
+// DELETE /Groups deactivates exactly the members whose only route into the team was that
+// group, and keeps the others. A deactivated or hidden member leaves every group, and
+// reactivation does not put them back: the IdP adds them again if it wants them there.
+//
+// # Seats
+//
+// A member holds a paid seat while they are on the team (active, or invited and not yet
+// joined: an invitation reserves its seat so that provisioning cannot oversubscribe) and their
+// roles, their own or granted by their groups, include RoleDeveloper or RoleSuperAdmin.
+// Members who hold only RoleAdmin and/or RoleBilling are support users: the first
+// MaxSupportUsers of them take no seat; a support user beyond those takes one like anybody
+// else (and keeps it until their roles or state change, even if a free support place opens).
+//
+// A seat is taken by POST /Users, by a reactivation (PATCH or PUT active:true, a POST that
+// re-links a member hidden by DELETE), by a group that grants RoleDeveloper to a support user,
+// and by the host's AddMember and SetMemberRoles. It is freed by a deactivation, a DELETE, a
+// removal from the team, or the loss of the last seat-holding role. Taking a seat asks the
+// Server's SeatPolicy inside the team's store Update, so two requests can never both take the
+// last seat; a refusal answers 403 "no available seats" and changes nothing.
+//
+// # Workspaces
+//
+// A team's workspaces live in the host. When a member is deactivated, reactivated or removed
+// from the team, teamscim decides what must happen to their workspaces (a WorkspacePlan, from
+// Postman's rules) and hands the plan to the host's WorkspaceReassigner, which applies it:
+//
+//   - deactivation: every internal, public or partner workspace where the member is the only
+//     member keeps its kind and the team becomes its admin; other members keep their roles
+//     (nobody is promoted); the member's sessions in the team are revoked;
+//   - reactivation: the member's own workspaces are theirs again; their former roles in
+//     private and partner workspaces are not restored (even read access goes); in internal and
+//     public workspaces they get the access any member has;
+//   - removal from the team (Server.RemoveMember, an admin action, not SCIM): the workspaces
+//     the member owns or administers are transferred to a named admin, every role the member
+//     had goes, and their sessions are revoked. Re-adding them later restores nothing.
+//
+// The plan is carried out after the change has committed, never inside a store transaction
+// (see Jobs): the change commits a job with it, so a host that crashes between the commit
+// and the call loses nothing; a failed or timed-out call is retried by the next SCIM write
+// that touches the member (IdPs retry) and by Server.RetryPending. A member's jobs run one at a
+// time, in the order of the changes. The reassigner must therefore be idempotent;
+// WorkspacePlan.Attempt says which attempt a call is.
+//
+// # Accounts
+//
+// A person's account is a global identity keyed by email, which may exist before and outside
+// the team; the host owns accounts, through Config.Accounts. With it, POST /Users (a create
+// that makes a new member) has Postman's three outcomes (research R14–R16):
+//
+//  1. no account with that email: the member is active at once, and the host creates the
+//     account (Accounts.CreateAccount);
+//  2. an account exists on an email domain the team verified: the member is active at once, no
+//     invite; with the team's domain capture on, an account that belongs to another team is
+//     consolidated into this one (Accounts.Consolidate);
+//  3. an account exists on a domain the team has not verified: the host sends an invite
+//     (Accounts.SendInvite) and the membership is pending until the person accepts, which the
+//     host reports with Server.AcceptInvite.
+//
+// An account that is a member of another team on a domain this team has not verified is not
+// provisioned: 409, and nothing changes (R18). A pending invite an admin made by hand
+// (Server.InviteMember) for the same email answers 409 with a detail telling the admin to
+// remove it (Server.CancelInvite), after which the IdP's retry succeeds.
+//
+// A pending member, over SCIM, is the resource the IdP created, with the active it asked for
+// (research OQ2: the IdP sees its request applied; it cannot sign in until it accepts, see
+// CanSignIn). It reserves its seat at invitation (OQ3), so provisioning cannot oversubscribe;
+// cancelling the invite frees it. It cannot be placed in a group until it has joined (R22):
+// 400.
+//
+// The account calls run after the membership has committed, as jobs (see Jobs): never
+// inside a transaction, never lost, retried until they succeed. They must be idempotent.
+// Without Config.Accounts every new member is active at once and no host call is made.
+//
+// SSO just-in-time provisioning: Server.SignInWithSSO is the host's call for "this person
+// signed in through the team's identity provider". With the team's JIT on, it adds them as an
+// active member (the seat policy applies); a later POST /Users for the same email adopts that
+// member (201, the same member, now SCIM-managed) instead of answering 409, and a sign-in that
+// races a SCIM create for the same person ends with one member.
+//
+// # Jobs
+//
+// Some changes need a call to the host once they have committed: the workspace hand-over of a
+// deactivation, reactivation or removal (Config.Workspaces), and the account calls of a
+// provisioning (Config.Accounts: create the account, send the invite, consolidate it into the
+// team). Such calls never run inside a store transaction, and they must not be lost when the
+// call fails or the process stops between the commit and the call. So the change commits a
+// store.Job in its own Update, and the Server runs the job after the commit:
+//
+//   - the job is claimed first (its attempt counted, and leased for twice the call timeout, so
+//     that no other request or Server starts it meanwhile);
+//   - the call is bounded by the hook's timeout; a panic in the host's code is a failure;
+//   - on success the job is deleted; on failure its error is recorded and it is due again.
+//
+// A member's jobs run one at a time, oldest first, and a failed job holds back the member's
+// later ones, so hand-overs apply in the order of the changes. Failed jobs are retried by the
+// next SCIM write that touches the member, and by RetryPending. Hooks must be idempotent; each
+// call is told which attempt it is.
+//
+// # Leniency
+//
+// Input is read generously, because IdPs differ: attribute names and PATCH op names are
+// case-insensitive; "True"/"False" strings are booleans; unknown attributes and schema URIs
+// are ignored; read-only id and meta in bodies are ignored; application/json and
+// application/scim+json are both accepted; resource paths are case-insensitive and one
+// trailing slash is ignored. A PUT without active leaves active unchanged. Entra ID's
+// soft-delete rename of userName to "<32 hex><email>" deactivates without changing the email.
+//
+// # Errors
+//
+// Every error response is a SCIM error body (urn:ietf:params:scim:api:messages:2.0:Error) with
+// status as a string, content type application/scim+json and, where RFC 7644 defines one, a
+// scimType. Internal errors answer 500 with a fixed detail; the cause goes to Config.Logger.
+//
+// This package wraps github.com/elimity-com/scim for schema validation, PATCH parsing and
+// application and the discovery endpoints; it serves list and search requests itself, so that
+// the hot IdP queries (userName eq, externalId eq, id eq) are answered from store indexes.
+package teamscim
