@@ -103,3 +103,38 @@ func ExampleServer_CanSignIn() {
 	// false not_member
 	// true
 }
+
+// ExampleAutoFlex gives a team 2 seats with Auto-Flex: the third member is admitted beyond
+// the licence, and the seat report lists that overage seat for billing.
+func ExampleAutoFlex() {
+	srv, _ := teamscim.New(teamscim.Config{Store: memstore.New(), Seats: teamscim.AutoFlex(2)})
+	ctx := context.Background()
+	team, _ := srv.CreateTeam(ctx, teamscim.TeamOptions{Name: "Acme", Plan: teamscim.PlanEnterprise})
+	for _, email := range []string{"ann@acme.example", "bob@acme.example", "cy@acme.example"} {
+		if _, err := srv.AddMember(ctx, team.ID, teamscim.Member{Email: email}); err != nil {
+			panic(err)
+		}
+	}
+	rep, _ := srv.SeatReport(ctx, team.ID)
+	fmt.Println(rep.Policy, rep.Licensed, rep.InUse, rep.OpenOverage)
+	// Output:
+	// autoflex(2) 2 3 1
+}
+
+// ExamplePlanWorkspaces is Postman's rule for a deactivation: the team becomes the admin of
+// the internal workspace its member was alone in; a shared workspace is left alone.
+func ExamplePlanWorkspaces() {
+	own := []teamscim.WorkspaceMember{{UserID: "ann", Role: teamscim.WorkspaceAdmin}}
+	plan := teamscim.PlanWorkspaces("acme", "ann", teamscim.WorkspacesOnDeactivation, "", []teamscim.Workspace{
+		{ID: "ann-api", Kind: teamscim.WorkspaceInternal, Owner: "ann", Members: own},
+		{ID: "shared", Kind: teamscim.WorkspaceInternal, Owner: "bob", Members: append(own,
+			teamscim.WorkspaceMember{UserID: "bob", Role: teamscim.WorkspaceEditor})},
+	})
+	for _, c := range plan.Changes {
+		fmt.Println(c.WorkspaceID, c.Action)
+	}
+	fmt.Println("revoke sessions:", plan.RevokeSessions)
+	// Output:
+	// ann-api team-admin
+	// revoke sessions: true
+}
