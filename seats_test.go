@@ -358,3 +358,92 @@ func TestSetMemberRolesSeats(t *testing.T) {
 	_, err = e.srv.AddMember(t.Context(), e.teamID, teamscim.Member{Email: "x@example.com"})
 	assert.ErrorIs(t, err, teamscim.ErrNoSeat, "a host's AddMember needs a seat too")
 }
+
+// C5: 10 concurrent deactivations of one member all answer 200; the seat is freed once and one
+// de-provisioned event is recorded.
+func TestConcurrentDeactivationsOfOneMember(t *testing.T) {
+	e, rec := newEnvEvents(t, withSeats(teamscim.AutoFlex(1)))
+	e.createUser("first@example.com")
+	u := e.createUser("dana@example.com")
+	rec.take()
+	var wg sync.WaitGroup
+	for range 10 {
+		wg.Go(func() {
+			res := e.req(http.MethodPatch, "/Users/"+u, deactivateOkta(false))
+			assert.Equal(t, http.StatusOK, res.Code, res.Body.String())
+		})
+	}
+	wg.Wait()
+	assert.Equal(t, []string{"scim.user.deprovisioned " + u}, summary(rec.take()))
+	assert.Equal(t, 1, e.checkSeats())
+	rep, err := e.srv.SeatReport(t.Context(), e.teamID)
+	require.NoError(t, err)
+	require.Len(t, rep.Overage, 1)
+	assert.Equal(t, 0, rep.OpenOverage, "the overage seat is released once")
+}
+
+// C6: 1,000 random operations (create, deactivate, reactivate, group add, group remove) from 8
+// goroutines; afterwards seats in use equal the seat holders, every group member is an active,
+// provisioned member of the team, and no membership is stored twice.
+func TestRandomOperationsKeepInvariants(t *testing.T) {
+	e := newEnv(t, withSeats(teamscim.SeatLimit(40)))
+	groups := []string{e.createGroup("A"), e.createGroup("B"), e.createGroup("C")}
+	var mu sync.Mutex
+	var ids []string
+	var wg sync.WaitGroup
+	for w := range 8 {
+		wg.Go(func() {
+			rng := rand.New(rand.NewPCG(uint64(w), 99))
+			for i := range 125 {
+				mu.Lock()
+				id := ""
+				if len(ids) > 0 {
+					id = ids[rng.IntN(len(ids))]
+				}
+				mu.Unlock()
+				g := groups[rng.IntN(len(groups))]
+				ok := []int{http.StatusOK, http.StatusNoContent, http.StatusBadRequest, http.StatusForbidden}
+				var res response
+				switch op := rng.IntN(5); {
+				case op == 0 || id == "":
+					res = e.postUser(fmt.Sprintf("w%d-%03d@example.com", w, i))
+					if res.Code == http.StatusCreated {
+						mu.Lock()
+						ids = append(ids, res.str("id"))
+						mu.Unlock()
+						continue
+					}
+				case op == 1:
+					res = e.req(http.MethodPatch, "/Users/"+id, deactivateOkta(false))
+				case op == 2:
+					res = e.req(http.MethodPatch, "/Users/"+id, deactivateOkta(true))
+				case op == 3:
+					res = e.req(http.MethodPatch, "/Groups/"+g, patchBody(map[string]any{"op": "add", "path": "members", "value": []map[string]any{{"value": id}}}))
+				default:
+					res = e.req(http.MethodPatch, "/Groups/"+g, patchBody(map[string]any{"op": "remove", "path": fmt.Sprintf("members[value eq %q]", id)}))
+				}
+				assert.Contains(t, ok, res.Code, res.Body.String())
+			}
+		})
+	}
+	wg.Wait()
+	inUse := e.checkSeats()
+	assert.LessOrEqual(t, inUse, 40)
+	require.NoError(t, e.st.View(t.Context(), e.teamID, func(ctx context.Context, tx store.Tx) error {
+		for _, g := range groups {
+			members, err := tx.ListMembers(ctx, g, store.ListOptions{})
+			require.NoError(t, err)
+			seen := map[string]bool{}
+			for _, m := range members.Items {
+				assert.False(t, seen[m], "member %s stored twice in %s", m, g)
+				seen[m] = true
+				u, err := tx.GetUser(ctx, m)
+				if assert.NoError(t, err, "member %s of %s is no user of the team", m, g) {
+					assert.True(t, u.Active && !u.Deleted, "member %s of %s is not active", m, g)
+				}
+			}
+			assert.Equal(t, len(members.Items), members.Total)
+		}
+		return nil
+	}))
+}
