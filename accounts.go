@@ -10,7 +10,6 @@ import (
 	"time"
 
 	scimerrors "github.com/elimity-com/scim/errors"
-	"github.com/google/uuid"
 
 	"github.com/teamscim/teamscim/store"
 )
@@ -196,16 +195,8 @@ func (s *Server) InviteMember(ctx context.Context, teamID string, a Actor, m Mem
 	}
 	var u store.User
 	err := s.adminUpdate(ctx, teamID, a, func(ctx context.Context, tx store.Tx, fx *effects, _ store.Team) error {
-		id, err := uuid.NewV7()
-		if err != nil {
-			return err
-		}
-		u = store.User{ID: id.String(), UserName: m.Email, GivenName: m.GivenName, FamilyName: m.FamilyName,
-			Active: true, Pending: true, Roles: []string{RoleDeveloper}, Created: fx.now, LastModified: fx.now, Version: 1}
-		if err := s.syncSeatWith(ctx, tx, fx, &u, nil); err != nil {
-			return err
-		}
-		if err := tx.CreateUser(ctx, u); err != nil {
+		var err error
+		if u, err = s.createHostMember(ctx, tx, fx, m, true); err != nil {
 			return err
 		}
 		fx.event(EventInviteSent, u.ID, "")
@@ -217,14 +208,20 @@ func (s *Server) InviteMember(ctx context.Context, teamID string, a Actor, m Mem
 	return u, nil
 }
 
+// invitee returns the team's pending member with email, or ErrNotInvited.
+func invitee(ctx context.Context, tx store.Tx, email string) (store.User, error) {
+	u, err := tx.GetUserByUserName(ctx, email)
+	if errors.Is(err, store.ErrNotFound) || (err == nil && !u.Pending) {
+		return store.User{}, ErrNotInvited
+	}
+	return u, err
+}
+
 // CancelInvite withdraws a pending invitation (made by hand or by a SCIM create) and frees its
 // seat. ErrNotInvited when the email has none.
 func (s *Server) CancelInvite(ctx context.Context, teamID string, a Actor, email string) error {
 	err := s.adminUpdate(ctx, teamID, a, func(ctx context.Context, tx store.Tx, fx *effects, _ store.Team) error {
-		u, err := tx.GetUserByUserName(ctx, email)
-		if errors.Is(err, store.ErrNotFound) || (err == nil && !u.Pending) {
-			return ErrNotInvited
-		}
+		u, err := invitee(ctx, tx, email)
 		if err != nil {
 			return err
 		}
@@ -262,10 +259,7 @@ func (s *Server) AcceptInvite(ctx context.Context, teamID, email string) (store.
 }
 
 func (s *Server) acceptInvite(ctx context.Context, tx store.Tx, fx *effects, email string) (store.User, error) {
-	u, err := tx.GetUserByUserName(ctx, email)
-	if errors.Is(err, store.ErrNotFound) || (err == nil && !u.Pending) {
-		return store.User{}, ErrNotInvited
-	}
+	u, err := invitee(ctx, tx, email)
 	if err != nil {
 		return store.User{}, err
 	}
@@ -319,16 +313,7 @@ func (s *Server) SignInWithSSO(ctx context.Context, teamID string, p SSOUser) (s
 		case team.DomainCapture && !domainVerified(team, p.Email):
 			return ErrDomainNotCaptured
 		}
-		id, err := uuid.NewV7()
-		if err != nil {
-			return err
-		}
-		u = store.User{ID: id.String(), UserName: p.Email, GivenName: p.GivenName, FamilyName: p.FamilyName,
-			Active: true, Roles: []string{RoleDeveloper}, Created: fx.now, LastModified: fx.now, Version: 1}
-		if err := s.syncSeatWith(ctx, tx, fx, &u, nil); err != nil {
-			return err
-		}
-		if err := tx.CreateUser(ctx, u); err != nil {
+		if u, err = s.createHostMember(ctx, tx, fx, Member{Email: p.Email, GivenName: p.GivenName, FamilyName: p.FamilyName}, false); err != nil {
 			return err
 		}
 		fx.event(EventMemberJoinedJIT, u.ID, "")

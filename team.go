@@ -406,30 +406,39 @@ func (s *Server) AddMember(ctx context.Context, teamID string, m Member) (store.
 	if !isEmail(m.Email) {
 		return store.User{}, fmt.Errorf("%w: %q is not an email address", ErrInvalidArgument, m.Email)
 	}
-	roles := []string{RoleDeveloper}
-	if len(m.Roles) > 0 {
-		roles = slices.Compact(slices.Sorted(slices.Values(m.Roles)))
-		if slices.Contains(roles, "") {
-			return store.User{}, fmt.Errorf("%w: a role is empty", ErrInvalidArgument)
-		}
+	if slices.Contains(m.Roles, "") {
+		return store.User{}, fmt.Errorf("%w: a role is empty", ErrInvalidArgument)
 	}
 	var u store.User
 	err := s.update(ctx, teamID, "", func(ctx context.Context, tx store.Tx, fx *effects) error {
-		id, err := uuid.NewV7()
-		if err != nil {
-			return err
-		}
-		u = store.User{ID: id.String(), UserName: m.Email, GivenName: m.GivenName, FamilyName: m.FamilyName,
-			Active: true, Roles: roles, Created: fx.now, LastModified: fx.now, Version: 1}
-		if err := s.syncSeatWith(ctx, tx, fx, &u, nil); err != nil {
-			return err
-		}
-		return tx.CreateUser(ctx, u)
+		var err error
+		u, err = s.createHostMember(ctx, tx, fx, m, false)
+		return err
 	})
 	if err != nil {
 		return store.User{}, fmt.Errorf("teamscim: add member to team %s: %w", teamID, err)
 	}
 	return u, nil
+}
+
+// createHostMember creates, in tx, a member who is not SCIM-managed (added by the host, invited
+// by an admin, or joined at SSO sign-in), active or invited, with m's roles (default
+// RoleDeveloper) and the seat they call for.
+func (s *Server) createHostMember(ctx context.Context, tx store.Tx, fx *effects, m Member, pending bool) (store.User, error) {
+	roles := []string{RoleDeveloper}
+	if len(m.Roles) > 0 {
+		roles = slices.Compact(slices.Sorted(slices.Values(m.Roles)))
+	}
+	id, err := uuid.NewV7()
+	if err != nil {
+		return store.User{}, err
+	}
+	u := store.User{ID: id.String(), UserName: m.Email, GivenName: m.GivenName, FamilyName: m.FamilyName,
+		Active: true, Pending: pending, Roles: roles, Created: fx.now, LastModified: fx.now, Version: 1}
+	if err := s.syncSeatWith(ctx, tx, fx, &u, nil); err != nil {
+		return store.User{}, err
+	}
+	return u, tx.CreateUser(ctx, u)
 }
 
 // RemoveMember removes a member from the team, as only an admin may (R35): it is not a SCIM
