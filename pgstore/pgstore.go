@@ -143,6 +143,15 @@ func dbErr(ctx context.Context, op string, err error) error {
 	return fmt.Errorf("pgstore: %s: %w", op, err)
 }
 
+// withCtx returns err, made to wrap ctx.Err() too if ctx has ended: whatever else went
+// wrong, callers of View and Update can tell a cancellation by errors.Is.
+func withCtx(ctx context.Context, err error) error {
+	if cerr := ctx.Err(); err != nil && cerr != nil && !errors.Is(err, cerr) {
+		return fmt.Errorf("pgstore: %w: %w", cerr, err)
+	}
+	return err
+}
+
 // retryable reports whether err is a serialisation failure or a deadlock, after which the
 // transaction may succeed if run again.
 func retryable(err error) bool {
@@ -227,10 +236,10 @@ func (s *Store) View(ctx context.Context, teamID string, fn func(ctx context.Con
 		return fn(ctx, x)
 	}()
 	if ferr != nil {
-		return ferr
+		return withCtx(ctx, ferr)
 	}
 	if x.failed != nil {
-		return x.abortedErr()
+		return withCtx(ctx, x.abortedErr())
 	}
 	return nil
 }
@@ -248,7 +257,7 @@ func (s *Store) Update(ctx context.Context, teamID string, fn func(ctx context.C
 	for attempt := 1; ; attempt++ {
 		err := s.update(ctx, teamID, fn)
 		if err == nil || !retryable(err) || ctx.Err() != nil || attempt == maxAttempts {
-			return err
+			return withCtx(ctx, err)
 		}
 		// Back off for a random time that grows with the attempts: 0-2 ms, 0-4 ms, ...
 		d := time.Duration(rand.Int64N(int64(time.Millisecond) << min(attempt, 6)))
