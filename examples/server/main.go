@@ -1,10 +1,14 @@
-// Command server runs a teamscim SCIM 2.0 endpoint on the in-memory store, for trying the
-// library with an identity provider or a SCIM test suite.
+// Command server runs a teamscim SCIM 2.0 endpoint, on the in-memory store or on PostgreSQL,
+// for trying the library with an identity provider or a SCIM test suite.
 //
 // It creates one demo team ("Demo team") with SAML SSO configured and SCIM enabled, generates
 // a SCIM API key for it, prints the SCIM base URL and the key on standard output, and serves
-// until it receives SIGINT or SIGTERM. Logs go to standard error. Everything lives in memory:
-// a restart starts from an empty team with a new key (unless -api-key is given).
+// until it receives SIGINT or SIGTERM. Logs go to standard error. With the default -store
+// memory everything lives in memory: a restart starts from an empty team with a new key
+// (unless -api-key is given). With -store postgres://... the server migrates the database's
+// schema at start and keeps everything there; a restart with the same -api-key serves the
+// team that key belongs to again, with its users and groups (without -api-key every start
+// creates another demo team with a new key).
 //
 // Usage:
 //
@@ -24,6 +28,8 @@
 //	-seats N               seat limit of the demo team, 0 = unlimited (default 0)
 //	-seat-policy p         limit, autoflex or trueup (default limit)
 //	-rate-limit r          off or postman (default off)
+//	-store s               memory (default), or a postgres:// or postgresql:// connection URL
+//	                       to keep the data in PostgreSQL (package pgstore)
 //
 // Seat policies and rate limits are not implemented in this version: -seats, -seat-policy and
 // -rate-limit are validated, and a value other than the default only prints a warning; the
@@ -33,10 +39,12 @@
 //
 //	go run ./examples/server
 //	curl -H "Authorization: Bearer <key>" 'http://127.0.0.1:8080/scim/v2/Users?startIndex=1&count=2'
+//	go run ./examples/server -store 'postgres://postgres@127.0.0.1:5432/postgres'
 package main
 
 import (
 	"context"
+	"crypto/sha256"
 	"errors"
 	"flag"
 	"fmt"
@@ -51,8 +59,12 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/jackc/pgx/v5/pgxpool"
+
 	"github.com/teamscim/teamscim"
 	"github.com/teamscim/teamscim/memstore"
+	"github.com/teamscim/teamscim/pgstore"
+	"github.com/teamscim/teamscim/store"
 )
 
 // shutdownTimeout bounds how long in-flight requests may take to finish after a signal.
@@ -90,6 +102,7 @@ type options struct {
 	seats        int
 	seatPolicy   string
 	rateLimit    string
+	store        string
 }
 
 var (
@@ -110,9 +123,10 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs.IntVar(&o.seats, "seats", 0, "seat limit `N` of the demo team, 0 = unlimited (NOT IMPLEMENTED YET: validated, a non-zero value only prints a warning)")
 	fs.StringVar(&o.seatPolicy, "seat-policy", "limit", "seat `policy`: limit, autoflex or trueup (NOT IMPLEMENTED YET: validated, another value than limit only prints a warning)")
 	fs.StringVar(&o.rateLimit, "rate-limit", "off", "per-team rate `limits`: off or postman (NOT IMPLEMENTED YET: validated, postman only prints a warning)")
+	fs.StringVar(&o.store, "store", "memory", "where the data lives: memory, or a postgres:// `URL` of a PostgreSQL database (its schema is migrated at start)")
 	fs.Usage = func() {
 		fmt.Fprintf(fs.Output(), "Usage: server [flags]\n\n"+
-			"Serves SCIM 2.0 at /scim/v2 for one in-memory demo team and prints the base URL and API key.\n\nFlags:\n")
+			"Serves SCIM 2.0 at /scim/v2 for one demo team (in memory, or in PostgreSQL with -store) and prints the base URL and API key.\n\nFlags:\n")
 		fs.PrintDefaults()
 	}
 	if err := fs.Parse(args); err != nil {
@@ -138,6 +152,12 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 		return bad("invalid value %q for flag -rate-limit: must be one of %s", o.rateLimit, strings.Join(rateLimits, ", "))
 	case o.apiKey != "" && (len(o.apiKey) < 16 || strings.ContainsAny(o.apiKey, " \t\r\n")):
 		return bad("invalid value for flag -api-key: the secret needs at least 16 characters and no spaces")
+	}
+	if o.store != "memory" {
+		u, err := url.Parse(o.store)
+		if err != nil || (u.Scheme != "postgres" && u.Scheme != "postgresql") {
+			return bad("invalid value for flag -store: must be memory or a postgres:// URL")
+		}
 	}
 	if o.baseURL != "" {
 		u, err := url.Parse(o.baseURL)
@@ -176,8 +196,19 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 			"rate-limit", o.rateLimit)
 	}
 
+	var st store.Store = memstore.New()
+	storeKind := "memory"
+	if o.store != "memory" {
+		pool, err := openPostgres(ctx, o.store)
+		if err != nil {
+			return err
+		}
+		defer pool.Close()
+		st, storeKind = pgstore.New(pool), "postgres"
+	}
+
 	srv, err := teamscim.New(teamscim.Config{
-		Store:                  memstore.New(),
+		Store:                  st,
 		Logger:                 log,
 		BaseURL:                o.baseURL,
 		AllowNonEmailUserNames: !o.requireEmail,
@@ -185,19 +216,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	team, err := srv.CreateTeam(ctx, "Demo team")
-	if err != nil {
-		return err
-	}
-	if err := srv.ConfigureSSO(ctx, team.ID, "saml"); err != nil {
-		return err
-	}
-	if err := srv.EnableSCIM(ctx, team.ID); err != nil {
-		return err
-	}
-	key, err := srv.GenerateKey(ctx, team.ID, teamscim.KeyOptions{
-		Name: "Demo key", CreatedBy: "examples/server", Secret: o.apiKey,
-	})
+	teamID, secret, err := demoTeam(ctx, srv, st, o.apiKey)
 	if err != nil {
 		return err
 	}
@@ -225,8 +244,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if base == "" {
 		base = "http://" + displayAddr(ln.Addr()) + "/scim/v2"
 	}
-	log.Info("serving SCIM", "addr", ln.Addr().String(), "team", team.ID, "require-email", o.requireEmail)
-	fmt.Fprintf(stdout, "SCIM base URL: %s\nSCIM API key: %s\n", base, key.Secret)
+	log.Info("serving SCIM", "addr", ln.Addr().String(), "team", teamID, "store", storeKind, "require-email", o.requireEmail)
+	fmt.Fprintf(stdout, "SCIM base URL: %s\nSCIM API key: %s\n", base, secret)
 
 	select {
 	case err := <-served:
@@ -244,6 +263,56 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return fmt.Errorf("serve: %w", err)
 	}
 	return nil
+}
+
+// openPostgres opens a pool on the database at connURL and migrates its schema. Errors
+// never repeat the URL, which may hold a password.
+func openPostgres(ctx context.Context, connURL string) (*pgxpool.Pool, error) {
+	pool, err := pgxpool.New(ctx, connURL)
+	if err != nil {
+		return nil, errors.New("-store: the PostgreSQL connection URL cannot be parsed")
+	}
+	mctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	if err := pgstore.Migrate(mctx, pool); err != nil {
+		pool.Close()
+		return nil, fmt.Errorf("-store: %w", err)
+	}
+	return pool, nil
+}
+
+// demoTeam returns the demo team's ID and the secret of its key. With a fixed secret whose
+// key is already stored (a restart on PostgreSQL), it serves that key's team again;
+// otherwise it creates a team ready for SCIM and a key.
+func demoTeam(ctx context.Context, srv *teamscim.Server, st store.Store, secret string) (string, string, error) {
+	if secret != "" {
+		k, err := st.LookupKey(ctx, sha256.Sum256([]byte(secret)))
+		switch {
+		case err == nil && k.Status == store.KeyActive:
+			return k.TeamID, secret, nil
+		case err == nil:
+			return "", "", errors.New("the -api-key secret belongs to a stored key that is no longer active")
+		case !errors.Is(err, store.ErrNotFound):
+			return "", "", err
+		}
+	}
+	team, err := srv.CreateTeam(ctx, "Demo team")
+	if err != nil {
+		return "", "", err
+	}
+	if err := srv.ConfigureSSO(ctx, team.ID, "saml"); err != nil {
+		return "", "", err
+	}
+	if err := srv.EnableSCIM(ctx, team.ID); err != nil {
+		return "", "", err
+	}
+	key, err := srv.GenerateKey(ctx, team.ID, teamscim.KeyOptions{
+		Name: "Demo key", CreatedBy: "examples/server", Secret: secret,
+	})
+	if err != nil {
+		return "", "", err
+	}
+	return team.ID, key.Secret, nil
 }
 
 // displayAddr is the bound address as a client dials it: an unspecified host (":8080",
