@@ -7,8 +7,10 @@
 //	srv, err := teamscim.New(teamscim.Config{Store: pgstore.New(pool)})
 //
 // The schema is plain SQL embedded in the package (migrations/*.sql) and applied by Migrate,
-// which is versioned and idempotent. There is no ORM: every method is one or two statements,
-// and each method runs in one round trip to the server (a few use a pipelined batch).
+// which is versioned and idempotent. There is no ORM: each method is one round trip to the
+// server (a statement, or a pipelined batch of two), except that UpdateUser and UpdateGroup
+// take a second one to tell a conflict from a missing record. View and Update add one round
+// trip to begin (BEGIN and the team's row, pipelined) and one to end.
 //
 // # Serialising Updates: a row lock on the team
 //
@@ -42,6 +44,18 @@
 // deadlock needs two teams' Updates creating keys with one digest), but fn must still be
 // free of side effects outside tx, as the store contract says.
 //
+// # Cancellation
+//
+// Every statement runs with fn's context. A context that ends between statements makes the
+// next method fail (and Update roll back, whatever fn returns); one that ends during a
+// statement, or while Update waits for the team's lock, makes pgx give up the connection and
+// send the server a cancel request, so the transaction is rolled back and its locks released
+// at once. Either way Update and View return an error wrapping ctx.Err(), and nothing of the
+// transaction remains.
+//
+// fn must not call the Store (the contract says so): here an Update of the same team inside
+// fn would wait for the lock its own transaction holds, and nested calls can exhaust the pool.
+//
 // # Views and key lookups
 //
 // View runs fn in a REPEATABLE READ READ ONLY transaction: one MVCC snapshot for all of fn's
@@ -70,6 +84,13 @@
 // RemoveMembers insert or delete only the rows named, in one statement, and report how many
 // changed. ListMembers and GroupsOf read the membership primary key and a (team, user, group)
 // index.
+//
+// # Connections
+//
+// Each View and Update holds one pool connection for the duration of fn. pgx's default
+// statement cache is used (prepared statements per connection); behind PgBouncer in
+// transaction mode, use a PgBouncer that tracks prepared statements or set
+// default_query_exec_mode=exec in the connection string.
 //
 // # Values
 //
@@ -351,6 +372,8 @@ func (x *tx) commit(ctx context.Context) error {
 // end rolls back the transaction if it is still open and returns the connection to the pool
 // (which discards a connection that is broken or still in a transaction).
 func (x *tx) end(ctx context.Context) {
+	x.mu.Lock() // a method still running (on a goroutine fn left behind) finishes first
+	defer x.mu.Unlock()
 	if pc := x.conn.Conn().PgConn(); !pc.IsClosed() && pc.TxStatus() != 'I' {
 		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
 		_, _ = x.conn.Exec(rctx, "ROLLBACK")

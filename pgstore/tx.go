@@ -24,7 +24,7 @@ type tx struct {
 	write  bool
 	closed atomic.Bool
 
-	mu sync.Mutex // guards conn, team and failed
+	mu sync.Mutex // guards conn, team and failed; end takes it too
 	// team is the team's record as the transaction sees it (read by begin, replaced by
 	// UpdateTeam).
 	team store.Team
@@ -46,6 +46,18 @@ func (x *tx) check(ctx context.Context, write bool) error {
 	return ctxErr(ctx)
 }
 
+// usable returns the error of a use of the transaction that cannot go to the database: after
+// fn returned, or after a failed statement. The caller holds mu.
+func (x *tx) usable() error {
+	if x.closed.Load() {
+		return errClosed
+	}
+	if x.failed != nil {
+		return x.abortedErr()
+	}
+	return nil
+}
+
 // abortedErr is the error of every use of the transaction after a failed statement.
 // The caller holds mu, or fn has returned.
 func (x *tx) abortedErr() error {
@@ -64,8 +76,8 @@ func (x *tx) fail(ctx context.Context, op string, err error) error {
 func (x *tx) exec(ctx context.Context, op, sql string, args ...any) (pgconn.CommandTag, error) {
 	x.mu.Lock()
 	defer x.mu.Unlock()
-	if x.failed != nil {
-		return pgconn.CommandTag{}, x.abortedErr()
+	if err := x.usable(); err != nil {
+		return pgconn.CommandTag{}, err
 	}
 	tag, err := x.conn.Exec(ctx, sql, args...)
 	if err != nil {
@@ -80,8 +92,8 @@ func queryRow[T any](ctx context.Context, x *tx, op string, scan func(scanner) (
 	x.mu.Lock()
 	defer x.mu.Unlock()
 	var zero T
-	if x.failed != nil {
-		return zero, x.abortedErr()
+	if err := x.usable(); err != nil {
+		return zero, err
 	}
 	v, err := scan(x.conn.QueryRow(ctx, sql, args...))
 	if errors.Is(err, pgx.ErrNoRows) {
@@ -97,8 +109,8 @@ func queryRow[T any](ctx context.Context, x *tx, op string, scan func(scanner) (
 func queryAll[T any](ctx context.Context, x *tx, op string, scan func(scanner) (T, error), sql string, args ...any) ([]T, error) {
 	x.mu.Lock()
 	defer x.mu.Unlock()
-	if x.failed != nil {
-		return nil, x.abortedErr()
+	if err := x.usable(); err != nil {
+		return nil, err
 	}
 	rows, err := x.conn.Query(ctx, sql, args...)
 	if err != nil {
@@ -117,8 +129,8 @@ func countThenPage[T any](ctx context.Context, x *tx, op string, scan func(scann
 	countSQL string, countArgs []any, pageSQL string, pageArgs []any) (store.Page[T], error) {
 	x.mu.Lock()
 	defer x.mu.Unlock()
-	if x.failed != nil {
-		return store.Page[T]{}, x.abortedErr()
+	if err := x.usable(); err != nil {
+		return store.Page[T]{}, err
 	}
 	b := &pgx.Batch{}
 	b.Queue(countSQL, countArgs...)
