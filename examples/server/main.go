@@ -1,11 +1,15 @@
-// Command server runs a teamscim SCIM 2.0 endpoint on the in-memory store, for trying the
-// library with an identity provider or a SCIM test suite.
+// Command server runs a teamscim SCIM 2.0 endpoint, on the in-memory store or on PostgreSQL,
+// for trying the library with an identity provider or a SCIM test suite.
 //
 // It creates one demo team ("Demo team", enterprise plan) with SAML SSO configured and SCIM
 // enabled, generates a SCIM API key for it, prints the SCIM base URL and the key on standard
 // output, and serves until it receives SIGINT or SIGTERM. Logs go to standard error, the audit
-// trail (key and provisioning events) included. Everything lives in memory: a restart starts
-// from an empty team with a new key (unless -api-key is given).
+// trail (key and provisioning events) included. With the default -store memory everything
+// lives in memory: a restart starts from an empty team with a new key (unless -api-key is
+// given). With -store postgres://... the server migrates the database's schema at start and
+// keeps the team and its members there; a restart with the same -api-key serves the team that
+// key belongs to again, with its users and groups (without -api-key every start creates
+// another demo team with a new key). The workspace and account services stay in memory.
 //
 // The team has no members until an identity provider provisions them: the demo acts as an
 // Organization Manager ("org:examples/server"), which the library lets administer a team
@@ -38,6 +42,8 @@
 //	                       once (its next request answers 401); 0 = never (default 0)
 //	-keep-previous-key     with -rotate-key, keep the previous key active until the next
 //	                       rotation, so that an identity provider can switch over
+//	-store s               memory (default), or a postgres:// or postgresql:// connection URL
+//	                       to keep the data in PostgreSQL (package pgstore)
 //
 // Rate limits are not implemented in this version: -rate-limit is validated, and postman only
 // prints a warning.
@@ -72,6 +78,7 @@ package main
 
 import (
 	"context"
+	"crypto/sha256"
 	"encoding/json"
 	"errors"
 	"flag"
@@ -87,10 +94,14 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/jackc/pgx/v5/pgxpool"
+
 	"github.com/teamscim/teamscim"
 	"github.com/teamscim/teamscim/memaccounts"
 	"github.com/teamscim/teamscim/memstore"
 	"github.com/teamscim/teamscim/memworkspace"
+	"github.com/teamscim/teamscim/pgstore"
+	"github.com/teamscim/teamscim/store"
 )
 
 // shutdownTimeout bounds how long in-flight requests may take to finish after a signal.
@@ -131,6 +142,7 @@ type options struct {
 	keyTTL       time.Duration
 	rotateKey    time.Duration
 	keepPrevious bool
+	store        string
 }
 
 var (
@@ -154,9 +166,10 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs.DurationVar(&o.keyTTL, "key-ttl", 0, "the demo key (and each rotated one) expires this `duration` after it is generated, e.g. 1h; 0 = never")
 	fs.DurationVar(&o.rotateKey, "rotate-key", 0, "regenerate the demo key every `duration` (e.g. 10m) and print the new one; the previous key is revoked at once unless -keep-previous-key; 0 = never")
 	fs.BoolVar(&o.keepPrevious, "keep-previous-key", false, "with -rotate-key, keep the previous key active until the next rotation")
+	fs.StringVar(&o.store, "store", "memory", "where the data lives: memory, or a postgres:// `URL` of a PostgreSQL database (its schema is migrated at start)")
 	fs.Usage = func() {
 		fmt.Fprintf(fs.Output(), "Usage: server [flags]\n\n"+
-			"Serves SCIM 2.0 at /scim/v2 for one in-memory demo team and prints the base URL and API key.\n\nFlags:\n")
+			"Serves SCIM 2.0 at /scim/v2 for one demo team (in memory, or in PostgreSQL with -store) and prints the base URL and API key.\n\nFlags:\n")
 		fs.PrintDefaults()
 	}
 	if err := fs.Parse(args); err != nil {
@@ -188,6 +201,12 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 		return bad("flag -keep-previous-key needs -rotate-key")
 	case o.apiKey != "" && (len(o.apiKey) < 16 || strings.ContainsAny(o.apiKey, " \t\r\n")):
 		return bad("invalid value for flag -api-key: the secret needs at least 16 characters and no spaces")
+	}
+	if o.store != "memory" {
+		u, err := url.Parse(o.store)
+		if err != nil || (u.Scheme != "postgres" && u.Scheme != "postgresql") {
+			return bad("invalid value for flag -store: must be memory or a postgres:// URL")
+		}
 	}
 	if o.baseURL != "" {
 		u, err := url.Parse(o.baseURL)
@@ -222,11 +241,22 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 			"rate-limit", o.rateLimit)
 	}
 
+	var st store.Store = memstore.New()
+	storeKind := "memory"
+	if o.store != "memory" {
+		pool, err := openPostgres(ctx, o.store)
+		if err != nil {
+			return err
+		}
+		defer pool.Close()
+		st, storeKind = pgstore.New(pool), "postgres"
+	}
+
 	workspaces := memworkspace.New()
 	accounts := demoAccounts()
 	srv, err := teamscim.New(teamscim.Config{
 		Accounts:               accounts,
-		Store:                  memstore.New(),
+		Store:                  st,
 		Logger:                 log,
 		BaseURL:                o.baseURL,
 		AllowNonEmailUserNames: !o.requireEmail,
@@ -242,22 +272,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	team, err := srv.CreateTeam(ctx, teamscim.TeamOptions{Name: "Demo team", Plan: teamscim.PlanEnterprise})
-	if err != nil {
-		return err
-	}
-	if err := srv.ConfigureSSO(ctx, team.ID, admin, "saml"); err != nil {
-		return err
-	}
-	if err := srv.VerifyDomain(ctx, team.ID, admin, demoDomain); err != nil {
-		return err
-	}
-	if err := srv.EnableSCIM(ctx, team.ID, admin); err != nil {
-		return err
-	}
-	key, err := srv.GenerateKey(ctx, team.ID, admin, teamscim.KeyOptions{
-		Name: "Demo key", TTL: o.keyTTL, Secret: o.apiKey,
-	})
+	team, key, err := demoTeam(ctx, srv, st, o)
 	if err != nil {
 		return err
 	}
@@ -322,7 +337,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if base == "" {
 		base = "http://" + displayAddr(ln.Addr()) + "/scim/v2"
 	}
-	log.Info("serving SCIM", "addr", ln.Addr().String(), "team", team.ID, "require-email", o.requireEmail)
+	log.Info("serving SCIM", "addr", ln.Addr().String(), "team", team.ID, "store", storeKind, "require-email", o.requireEmail)
 	logKey(log, key.Key, o)
 	fmt.Fprintf(stdout, "SCIM base URL: %s\nSCIM API key: %s\n", base, key.Secret)
 
@@ -354,6 +369,70 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return fmt.Errorf("serve: %w", err)
 	}
 	return nil
+}
+
+// openPostgres opens a pool on the database at connURL and migrates its schema. Errors
+// never repeat the URL, which may hold a password.
+func openPostgres(ctx context.Context, connURL string) (*pgxpool.Pool, error) {
+	pool, err := pgxpool.New(ctx, connURL)
+	if err != nil {
+		return nil, errors.New("-store: the PostgreSQL connection URL cannot be parsed")
+	}
+	mctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	if err := pgstore.Migrate(mctx, pool); err != nil {
+		pool.Close()
+		return nil, fmt.Errorf("-store: %w", err)
+	}
+	return pool, nil
+}
+
+// demoTeam returns the demo team and its key. With a fixed -api-key whose key is already
+// stored (a restart on PostgreSQL), it serves that key's team again; otherwise it creates a
+// team ready for SCIM (SAML SSO, example.com verified) and generates the key.
+func demoTeam(ctx context.Context, srv *teamscim.Server, st store.Store, o options) (store.Team, teamscim.NewKey, error) {
+	if o.apiKey != "" {
+		k, err := st.LookupKey(ctx, sha256.Sum256([]byte(o.apiKey)))
+		switch {
+		case err == nil && k.Status == store.KeyActive:
+			team, err := srv.Team(ctx, k.TeamID)
+			if err != nil {
+				return store.Team{}, teamscim.NewKey{}, err
+			}
+			keys, err := srv.ListKeys(ctx, team.ID, admin)
+			if err != nil {
+				return store.Team{}, teamscim.NewKey{}, err
+			}
+			for _, mk := range keys {
+				if mk.ID == k.ID {
+					return team, teamscim.NewKey{Key: mk, Secret: o.apiKey}, nil
+				}
+			}
+			return store.Team{}, teamscim.NewKey{}, errors.New("the -api-key secret's key is not among its team's keys")
+		case err == nil:
+			return store.Team{}, teamscim.NewKey{}, errors.New("the -api-key secret belongs to a stored key that is no longer active")
+		case !errors.Is(err, store.ErrNotFound):
+			return store.Team{}, teamscim.NewKey{}, err
+		}
+	}
+	team, err := srv.CreateTeam(ctx, teamscim.TeamOptions{Name: "Demo team", Plan: teamscim.PlanEnterprise})
+	if err != nil {
+		return store.Team{}, teamscim.NewKey{}, err
+	}
+	if err := srv.ConfigureSSO(ctx, team.ID, admin, "saml"); err != nil {
+		return store.Team{}, teamscim.NewKey{}, err
+	}
+	if err := srv.VerifyDomain(ctx, team.ID, admin, demoDomain); err != nil {
+		return store.Team{}, teamscim.NewKey{}, err
+	}
+	if err := srv.EnableSCIM(ctx, team.ID, admin); err != nil {
+		return store.Team{}, teamscim.NewKey{}, err
+	}
+	key, err := srv.GenerateKey(ctx, team.ID, admin, teamscim.KeyOptions{Name: "Demo key", TTL: o.keyTTL, Secret: o.apiKey})
+	if err != nil {
+		return store.Team{}, teamscim.NewKey{}, err
+	}
+	return team, key, nil
 }
 
 // demoDomain is the email domain the demo team has verified.

@@ -19,6 +19,7 @@ import (
 
 	"github.com/teamscim/teamscim"
 	"github.com/teamscim/teamscim/memstore"
+	"github.com/teamscim/teamscim/pgstore/pgtest"
 )
 
 // waitFor bounds every wait of these tests.
@@ -273,6 +274,8 @@ func TestBadFlags(t *testing.T) {
 		{"-api-key", "has a space in the middle"},
 		{"-base-url", "scim.example.com/scim/v2"},
 		{"-no-such-flag"},
+		{"-store", "mysql://db.example/teamscim"},
+		{"-store", "disk"},
 		{"extra"},
 	} {
 		t.Run(strings.Join(args, " "), func(t *testing.T) {
@@ -300,7 +303,7 @@ func TestHelp(t *testing.T) {
 	if !errors.Is(err, flag.ErrHelp) {
 		t.Fatalf("run(-h) = %v, want flag.ErrHelp", err)
 	}
-	for _, f := range []string{"-addr", "-api-key", "-key-ttl", "-rotate-key", "-keep-previous-key", "-seats", "-seat-policy", "-rate-limit", "-require-email", "NOT IMPLEMENTED"} {
+	for _, f := range []string{"-addr", "-api-key", "-key-ttl", "-rotate-key", "-keep-previous-key", "-seats", "-seat-policy", "-rate-limit", "-require-email", "-store", "NOT IMPLEMENTED"} {
 		if !strings.Contains(stderr.String(), f) {
 			t.Errorf("usage does not mention %s:\n%s", f, stderr.String())
 		}
@@ -647,5 +650,65 @@ func TestCreateOutcomes(t *testing.T) {
 	}
 	if code, _, _ := do(t, http.MethodPost, root+"/debug/accept?email=guest@partner.test", "", ""); code != http.StatusNotFound {
 		t.Errorf("accepting twice: %d, want 404", code)
+	}
+}
+
+// -store postgres://... keeps the data in PostgreSQL: a restart with the same -api-key serves
+// the same team with its users; a start without -api-key makes a team of its own.
+func TestPostgresStore(t *testing.T) {
+	dsn := pgtest.URL(t, pgtest.Schema(t)) // skips without TEAMSCIM_PG_DSN (fails with CI=true)
+	const secret = "example-server-postgres-secret-0123456789"
+	var userID string
+	t.Run("first start", func(t *testing.T) {
+		in := start(t, "-store", dsn, "-api-key", secret)
+		code, _, body := do(t, http.MethodPost, in.base+"/Users", in.key, userBody("ann@example.com"))
+		if code != http.StatusCreated {
+			t.Fatalf("POST /Users: %d %s, want 201", code, body)
+		}
+		var u struct{ ID string }
+		if err := json.Unmarshal(body, &u); err != nil || u.ID == "" {
+			t.Fatalf("POST /Users: %s (%v)", body, err)
+		}
+		userID = u.ID
+		if s := in.stderr.String(); !strings.Contains(s, "store=postgres") || strings.Contains(s, dsn) {
+			t.Errorf("stderr must name the store and never the URL:\n%s", s)
+		}
+	})
+	if userID == "" {
+		t.FailNow()
+	}
+	t.Run("restart with the same key", func(t *testing.T) {
+		in := start(t, "-store", dsn, "-api-key", secret)
+		if code, _, body := do(t, http.MethodGet, in.base+"/Users/"+userID, in.key, ""); code != http.StatusOK {
+			t.Errorf("GET the user created before the restart: %d %s, want 200", code, body)
+		}
+		if code, _, body := do(t, http.MethodPost, in.base+"/Users", in.key, userBody("ANN@example.com")); code != http.StatusConflict {
+			t.Errorf("POST the stored userName again: %d %s, want 409", code, body)
+		}
+	})
+	t.Run("start with a random key", func(t *testing.T) {
+		in := start(t, "-store", dsn)
+		if code, _, body := do(t, http.MethodGet, in.base+"/Users/"+userID, in.key, ""); code != http.StatusNotFound {
+			t.Errorf("GET another demo team's user: %d %s, want 404", code, body)
+		}
+	})
+}
+
+// An unreachable database fails the start with an error that does not repeat the URL.
+func TestPostgresStoreUnreachable(t *testing.T) {
+	const dsn = "postgres://teamscim:hunter2-secret@127.0.0.1:1/teamscim?connect_timeout=2"
+	var stdout, stderr syncBuffer
+	ctx, cancel := context.WithTimeout(context.Background(), waitFor)
+	defer cancel()
+	err := run(ctx, []string{"-addr", "127.0.0.1:0", "-store", dsn}, &stdout, &stderr)
+	var ue usageError
+	if err == nil || errors.As(err, &ue) {
+		t.Fatalf("run with an unreachable database = %v, want an error", err)
+	}
+	if strings.Contains(err.Error(), "hunter2") || strings.Contains(stderr.String(), "hunter2") {
+		t.Errorf("the password reached the error or the log: %v\n%s", err, stderr.String())
+	}
+	if stdout.String() != "" {
+		t.Errorf("stdout = %q, want nothing", stdout.String())
 	}
 }

@@ -1,0 +1,383 @@
+// Package pgstore is a store.Store on PostgreSQL (through pgx and a pgxpool.Pool), for hosts
+// that run several replicas of their identity service on one database.
+//
+//	pool, err := pgxpool.New(ctx, "postgres://teamscim@db.internal/teamscim")
+//	...
+//	if err := pgstore.Migrate(ctx, pool); err != nil { ... }
+//	srv, err := teamscim.New(teamscim.Config{Store: pgstore.New(pool)})
+//
+// The schema is plain SQL embedded in the package (migrations/*.sql) and applied by Migrate,
+// which is versioned and idempotent. There is no ORM: each method is one round trip to the
+// server (a statement, or a pipelined batch of two), except that UpdateUser and UpdateGroup
+// take a second one to tell a conflict from a missing record. View and Update add one round
+// trip to begin (BEGIN and the team's row, pipelined) and one to end.
+//
+// # Serialising Updates: a row lock on the team
+//
+// Update begins a READ COMMITTED transaction with SELECT ... FOR NO KEY UPDATE on the team's
+// row, and holds that lock until it commits or rolls back. Updates of one team therefore run
+// one after the other, in whichever process they started, and each statement after the lock
+// sees every Update committed before it; Updates of different teams lock different rows and
+// never wait for each other. The same statement checks that the team exists and reads it.
+//
+// A row lock was chosen over an advisory lock keyed by the team: it needs no key derivation
+// (an advisory key is a 64-bit number, so a hash of the team ID could make two teams wait for
+// each other), it cannot be forgotten or leaked (it is released with the transaction, and it is
+// visible in pg_locks as a wait on a real row), it is part of the deadlock detector's graph,
+// and it costs nothing extra because Update reads the team row anyway. FOR NO KEY UPDATE
+// rather than FOR UPDATE leaves the FOR KEY SHARE locks that foreign-key checks take free.
+//
+// Because all writes to a team's rows happen under its lock, the checks a method makes before
+// writing cannot be invalidated by another transaction. Writes that could break a uniqueness
+// rule are therefore written so that the expected conflict changes no row instead of raising
+// an error (INSERT ... ON CONFLICT DO NOTHING, UPDATE ... WHERE NOT EXISTS); the unique indexes
+// stay as the backstop. This matters because a failed statement aborts a PostgreSQL
+// transaction, and the root package continues after ErrConflict and ErrNotFound.
+// If a statement fails anyway, the Tx remembers it: later methods fail, and Update rolls back
+// even if fn returns nil.
+//
+// # Retries
+//
+// A serialisation failure or a deadlock (SQLSTATE 40001, 40P01) rolls the transaction back and
+// Update runs fn again, up to 10 times with a short randomised back-off; a cancelled or expired
+// context is never retried. With READ COMMITTED and the team lock these errors are rare (a
+// deadlock needs two teams' Updates creating keys with one digest), but fn must still be
+// free of side effects outside tx, as the store contract says.
+//
+// # Cancellation
+//
+// Every statement runs with fn's context. A context that ends between statements makes the
+// next method fail (and Update roll back, whatever fn returns); one that ends during a
+// statement, or while Update waits for the team's lock, makes pgx give up the connection and
+// send the server a cancel request, so the transaction is rolled back and its locks released
+// at once. Either way Update and View return an error wrapping ctx.Err(), and nothing of the
+// transaction remains.
+//
+// fn must not call the Store (the contract says so): here an Update of the same team inside
+// fn would wait for the lock its own transaction holds, and nested calls can exhaust the pool.
+//
+// # Views and key lookups
+//
+// View runs fn in a REPEATABLE READ READ ONLY transaction: one MVCC snapshot for all of fn's
+// reads, taken without any lock, so Views never wait for Updates and never see half of one.
+// LookupKey is a single statement on the key-digest index outside any team transaction; it
+// never waits for an Update.
+//
+// # Indexes and counting
+//
+// Users are found by ID (the primary key), by folded userName (a unique index on the SHA-256
+// of store.Fold(userName), computed in Go so that folding is exactly Go's) and by externalId
+// (a non-unique partial index on its SHA-256 that leaves out empty externalIds; the stored
+// value is compared too). Group displayNames are unique through a unique index on their
+// SHA-256. Digests keep index entries small whatever the length of a value (a B-tree entry
+// cannot exceed about 2.7 kB).
+//
+// CountUsers reads a maintained counter: teamscim_user_counts holds, per team, the number of
+// users in each (deleted, active, seat) combination, kept by statement-level triggers on the
+// users table in the same transaction as the change (so it follows rollbacks, is consistent
+// in a View's snapshot, and stays right whatever writes the table). A count, a seat count
+// included, reads at most eight rows whatever the size of the team; ListUsers takes its total
+// from it too. An index on the flags would still have to visit every matching user.
+//
+// Lists page with OFFSET/LIMIT in ID order on the primary key; IDs are COLLATE "C", so the
+// order is Go's byte-wise string order. Members are rows (team, group, user): AddMembers and
+// RemoveMembers insert or delete only the rows named, in one statement, and report how many
+// changed. ListMembers and GroupsOf read the membership primary key and a (team, user, group)
+// index.
+//
+// # Connections
+//
+// Each View and Update holds one pool connection for the duration of fn. pgx's default
+// statement cache is used (prepared statements per connection); behind PgBouncer in
+// transaction mode, use a PgBouncer that tracks prepared statements or set
+// default_query_exec_mode=exec in the connection string.
+//
+// # Values
+//
+// Times are truncated to the millisecond in Go before they are written and returned in UTC;
+// the zero time is stored as NULL. Nil and empty slices are stored alike. PostgreSQL text
+// cannot hold NUL bytes or invalid UTF-8: a write of such a string fails with an error
+// (checked before anything is sent, so the transaction is not aborted), and a lookup by such a
+// string finds nothing.
+package pgstore
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/teamscim/teamscim/store"
+)
+
+var _ store.Store = (*Store)(nil)
+
+// maxAttempts bounds how many times Update runs fn when the database reports a
+// serialisation failure or a deadlock.
+const maxAttempts = 10
+
+// Store is a store.Store on PostgreSQL. It is safe for concurrent use, by any number of
+// processes sharing the database.
+type Store struct {
+	pool *pgxpool.Pool
+}
+
+// New returns a Store on pool's database, whose schema Migrate has brought up to date. The
+// Store does not own the pool: the caller closes it after the last use of the Store.
+func New(pool *pgxpool.Pool) *Store {
+	return &Store{pool: pool}
+}
+
+// Errors that are not store sentinels.
+var (
+	errReadOnly = errors.New("pgstore: write in a read-only transaction")
+	errClosed   = errors.New("pgstore: transaction used after its function returned")
+	errNilFunc  = errors.New("pgstore: nil transaction function")
+	errNilCtx   = errors.New("pgstore: nil context")
+)
+
+func ctxErr(ctx context.Context) error {
+	if ctx == nil {
+		return errNilCtx
+	}
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("pgstore: %w", err)
+	}
+	return nil
+}
+
+// dbErr wraps an error of the database or the connection: a uniqueness violation wraps
+// store.ErrConflict, and an error caused by the end of ctx wraps ctx.Err().
+func dbErr(ctx context.Context, op string, err error) error {
+	var pe *pgconn.PgError
+	if errors.As(err, &pe) && pe.Code == "23505" {
+		return fmt.Errorf("pgstore: %s: %w (%s)", op, store.ErrConflict, pe.ConstraintName)
+	}
+	if cerr := ctx.Err(); cerr != nil && !errors.Is(err, cerr) {
+		return fmt.Errorf("pgstore: %s: %w: %w", op, cerr, err)
+	}
+	return fmt.Errorf("pgstore: %s: %w", op, err)
+}
+
+// withCtx returns err, made to wrap ctx.Err() too if ctx has ended: whatever else went
+// wrong, callers of View and Update can tell a cancellation by errors.Is.
+func withCtx(ctx context.Context, err error) error {
+	if cerr := ctx.Err(); err != nil && cerr != nil && !errors.Is(err, cerr) {
+		return fmt.Errorf("pgstore: %w: %w", cerr, err)
+	}
+	return err
+}
+
+// retryable reports whether err is a serialisation failure or a deadlock, after which the
+// transaction may succeed if run again.
+func retryable(err error) bool {
+	var pe *pgconn.PgError
+	return errors.As(err, &pe) && (pe.Code == "40001" || pe.Code == "40P01")
+}
+
+// ms normalises a time as the store keeps it: truncated to the millisecond, in UTC.
+func ms(t time.Time) time.Time { return t.Truncate(time.Millisecond).UTC() }
+
+const teamCols = `id, name, plan, sso_methods, scim_enabled, verified_domains, domain_capture, jit, created`
+
+// CreateTeam implements store.Store.
+func (s *Store) CreateTeam(ctx context.Context, t store.Team) error {
+	if err := ctxErr(ctx); err != nil {
+		return err
+	}
+	if t.ID == "" {
+		return errors.New("pgstore: team has no ID")
+	}
+	if err := checkTeam(t); err != nil {
+		return err
+	}
+	tag, err := s.pool.Exec(ctx, `INSERT INTO teamscim_teams (`+teamCols+`)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT (id) DO NOTHING`,
+		t.ID, t.Name, t.Plan, strs(t.SSOMethods), t.SCIMEnabled, strs(t.VerifiedDomains), t.DomainCapture, t.JIT, ts(t.Created))
+	if err != nil {
+		return dbErr(ctx, fmt.Sprintf("create team %q", t.ID), err)
+	}
+	if tag.RowsAffected() == 0 {
+		return fmt.Errorf("pgstore: team %q: %w", t.ID, store.ErrConflict)
+	}
+	return nil
+}
+
+// LookupKey implements store.Store with one indexed read outside any transaction of a team.
+func (s *Store) LookupKey(ctx context.Context, digest [32]byte) (store.APIKey, error) {
+	if err := ctxErr(ctx); err != nil {
+		return store.APIKey{}, err
+	}
+	k, err := scanKey(s.pool.QueryRow(ctx, `SELECT `+keyCols+` FROM teamscim_keys WHERE digest = $1`, digest[:]))
+	if errors.Is(err, pgx.ErrNoRows) {
+		return store.APIKey{}, fmt.Errorf("pgstore: key digest: %w", store.ErrNotFound)
+	}
+	if err != nil {
+		return store.APIKey{}, dbErr(ctx, "look up key", err)
+	}
+	return k, nil
+}
+
+// TeamsWithJobs implements store.Store. It reads the jobs' primary key, not every team.
+func (s *Store) TeamsWithJobs(ctx context.Context) ([]string, error) {
+	if err := ctxErr(ctx); err != nil {
+		return nil, err
+	}
+	rows, err := s.pool.Query(ctx, `SELECT DISTINCT team_id FROM teamscim_jobs ORDER BY team_id`)
+	if err != nil {
+		return nil, dbErr(ctx, "teams with jobs", err)
+	}
+	ids, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		return nil, dbErr(ctx, "teams with jobs", err)
+	}
+	return ids, nil
+}
+
+// View implements store.Store. fn runs in a REPEATABLE READ READ ONLY transaction.
+func (s *Store) View(ctx context.Context, teamID string, fn func(ctx context.Context, tx store.Tx) error) error {
+	if err := ctxErr(ctx); err != nil {
+		return err
+	}
+	if fn == nil {
+		return errNilFunc
+	}
+	x, err := s.begin(ctx, teamID, false)
+	if err != nil {
+		return err
+	}
+	defer x.end(ctx)
+	ferr := func() error {
+		defer x.closed.Store(true)
+		return fn(ctx, x)
+	}()
+	if ferr != nil {
+		return withCtx(ctx, ferr)
+	}
+	if x.failed != nil {
+		return withCtx(ctx, x.abortedErr())
+	}
+	return nil
+}
+
+// Update implements store.Store. fn runs in a READ COMMITTED transaction that holds a row
+// lock on the team; it runs again after a serialisation failure or a deadlock, at most
+// maxAttempts times in all.
+func (s *Store) Update(ctx context.Context, teamID string, fn func(ctx context.Context, tx store.Tx) error) error {
+	if err := ctxErr(ctx); err != nil {
+		return err
+	}
+	if fn == nil {
+		return errNilFunc
+	}
+	for attempt := 1; ; attempt++ {
+		err := s.update(ctx, teamID, fn)
+		if err == nil || !retryable(err) || ctx.Err() != nil || attempt == maxAttempts {
+			return withCtx(ctx, err)
+		}
+		// Back off for a random time that grows with the attempts: 0-2 ms, 0-4 ms, ...
+		d := time.Duration(rand.Int64N(int64(time.Millisecond) << min(attempt, 6)))
+		t := time.NewTimer(d)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return fmt.Errorf("pgstore: update team %q: %w: %w", teamID, ctx.Err(), err)
+		case <-t.C:
+		}
+	}
+}
+
+// update runs fn once in a transaction of its own.
+func (s *Store) update(ctx context.Context, teamID string, fn func(ctx context.Context, tx store.Tx) error) error {
+	x, err := s.begin(ctx, teamID, true)
+	if err != nil {
+		return err
+	}
+	defer x.end(ctx)
+	ferr := func() error {
+		defer x.closed.Store(true)
+		return fn(ctx, x)
+	}()
+	switch {
+	case x.failed != nil && retryable(x.failed):
+		// fn's result was computed in a transaction the database has given up.
+		return x.abortedErr()
+	case ferr != nil:
+		return ferr
+	case x.failed != nil:
+		// fn went on after a failed statement; the transaction cannot commit.
+		return x.abortedErr()
+	}
+	if err := ctxErr(ctx); err != nil {
+		return err
+	}
+	return x.commit(ctx)
+}
+
+// begin acquires a connection, begins a transaction on it and reads (and, for an Update,
+// locks) the team, in one round trip.
+func (s *Store) begin(ctx context.Context, teamID string, write bool) (*tx, error) {
+	notFound := fmt.Errorf("pgstore: team %q: %w", teamID, store.ErrNotFound)
+	if !storable(teamID) {
+		return nil, notFound
+	}
+	conn, err := s.pool.Acquire(ctx)
+	if err != nil {
+		return nil, dbErr(ctx, "acquire a connection", err)
+	}
+	x := &tx{s: s, conn: conn, teamID: teamID, write: write}
+	b := &pgx.Batch{}
+	if write {
+		b.Queue(`BEGIN ISOLATION LEVEL READ COMMITTED`)
+		b.Queue(`SELECT `+teamCols+` FROM teamscim_teams WHERE id = $1 FOR NO KEY UPDATE`, teamID)
+	} else {
+		b.Queue(`BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY`)
+		b.Queue(`SELECT `+teamCols+` FROM teamscim_teams WHERE id = $1`, teamID)
+	}
+	br := conn.SendBatch(ctx, b)
+	_, err = br.Exec()
+	if err == nil {
+		x.team, err = scanTeam(br.QueryRow())
+	}
+	if cerr := br.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		x.end(ctx)
+		if errors.Is(err, pgx.ErrNoRows) {
+			return nil, notFound
+		}
+		return nil, dbErr(ctx, fmt.Sprintf("begin a transaction on team %q", teamID), err)
+	}
+	return x, nil
+}
+
+// commit commits the transaction. The connection goes back to the pool in end.
+func (x *tx) commit(ctx context.Context) error {
+	tag, err := x.conn.Exec(ctx, "COMMIT")
+	if err != nil {
+		return dbErr(ctx, fmt.Sprintf("commit on team %q", x.teamID), err)
+	}
+	if tag.String() == "ROLLBACK" {
+		return fmt.Errorf("pgstore: commit on team %q: the transaction was rolled back", x.teamID)
+	}
+	return nil
+}
+
+// end rolls back the transaction if it is still open and returns the connection to the pool
+// (which discards a connection that is broken or still in a transaction).
+func (x *tx) end(ctx context.Context) {
+	x.mu.Lock() // a method still running (on a goroutine fn left behind) finishes first
+	defer x.mu.Unlock()
+	if pc := x.conn.Conn().PgConn(); !pc.IsClosed() && pc.TxStatus() != 'I' {
+		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+		_, _ = x.conn.Exec(rctx, "ROLLBACK")
+		cancel()
+	}
+	x.conn.Release()
+}

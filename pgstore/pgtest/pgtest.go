@@ -1,0 +1,116 @@
+// Package pgtest gives tests a PostgreSQL database to work in: the connection string comes
+// from the environment variable TEAMSCIM_PG_DSN, and each test gets a schema of its own,
+// dropped when it ends, so that tests start from an empty database and can run in parallel.
+//
+// Without TEAMSCIM_PG_DSN a test that asks for the database is skipped, with a message that
+// says how to run it; when CI=true it fails instead, so that CI cannot pass without having
+// run the PostgreSQL tests. It is a package of its own (rather than test files of pgstore)
+// so that the example server's tests use the same rules.
+package pgtest
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"net/url"
+	"os"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+)
+
+// EnvDSN names the environment variable that holds the connection string of the database
+// the tests use, for example postgres://postgres@/postgres?host=/tmp&port=55432. The tests
+// create and drop schemas in it.
+const EnvDSN = "TEAMSCIM_PG_DSN"
+
+// timeout bounds connecting and the statements this package runs.
+const timeout = 30 * time.Second
+
+// DSN returns the tests' connection string. Without one it skips the test, with a message
+// that says how to run it; with CI=true it fails the test instead.
+func DSN(t testing.TB) string {
+	t.Helper()
+	if dsn := os.Getenv(EnvDSN); dsn != "" {
+		return dsn
+	}
+	const how = EnvDSN + " is not set. To run the PostgreSQL tests, point it at a database in which the tests " +
+		"may create schemas, for example\n" +
+		"  " + EnvDSN + "='postgres://postgres@127.0.0.1:5432/postgres' go test ./pgstore/... ./examples/server/\n" +
+		"(README.md, section PostgreSQL, shows how to start a throwaway server; .ci/run does it)"
+	if os.Getenv("CI") == "true" {
+		t.Fatal("CI=true, and " + how)
+	}
+	t.Skip(how)
+	return ""
+}
+
+// Connect opens one connection to the tests' database. The caller closes it.
+func Connect(t testing.TB) *pgx.Conn {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
+	conn, err := pgx.Connect(ctx, DSN(t))
+	if err != nil {
+		t.Fatalf("pgtest: connect to the database of %s: %v", EnvDSN, err)
+	}
+	return conn
+}
+
+// Schema creates an empty schema, drops it (with everything in it) when the test ends, and
+// returns its name.
+func Schema(t testing.TB) string {
+	t.Helper()
+	b := make([]byte, 8)
+	_, _ = rand.Read(b)
+	schema := "teamscim_test_" + hex.EncodeToString(b)
+	exec(t, "CREATE SCHEMA "+schema)
+	t.Cleanup(func() { exec(t, "DROP SCHEMA "+schema+" CASCADE") })
+	return schema
+}
+
+func exec(t testing.TB, sql string) {
+	t.Helper()
+	conn := Connect(t)
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
+	defer conn.Close(ctx)
+	if _, err := conn.Exec(ctx, sql); err != nil {
+		t.Errorf("pgtest: %s: %v", sql, err)
+	}
+}
+
+// URL returns the tests' connection string with search_path set to schema, for code that
+// takes a connection string (pgx passes unknown URL parameters on as run-time parameters).
+func URL(t testing.TB, schema string) string {
+	t.Helper()
+	u, err := url.Parse(DSN(t))
+	if err != nil || (u.Scheme != "postgres" && u.Scheme != "postgresql") {
+		t.Fatalf("pgtest: %s must be a postgres:// URL for this test", EnvDSN)
+	}
+	q := u.Query()
+	q.Set("search_path", schema)
+	u.RawQuery = q.Encode()
+	return u.String()
+}
+
+// Pool returns a pool on the tests' database whose connections work in schema. It is closed
+// when the test ends.
+func Pool(t testing.TB, schema string) *pgxpool.Pool {
+	t.Helper()
+	cfg, err := pgxpool.ParseConfig(DSN(t))
+	if err != nil {
+		t.Fatalf("pgtest: %s: %v", EnvDSN, err)
+	}
+	cfg.ConnConfig.RuntimeParams["search_path"] = schema
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
+	pool, err := pgxpool.NewWithConfig(ctx, cfg)
+	if err != nil {
+		t.Fatalf("pgtest: open a pool: %v", err)
+	}
+	t.Cleanup(pool.Close)
+	return pool
+}

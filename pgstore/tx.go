@@ -1,0 +1,908 @@
+package pgstore
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"sync"
+	"sync/atomic"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/teamscim/teamscim/store"
+)
+
+// tx is a transaction on one team, on a connection of its own. Its methods are safe for
+// concurrent use within fn (they take turns on the connection), though nothing gains by it.
+type tx struct {
+	s      *Store
+	conn   *pgxpool.Conn
+	teamID string
+	write  bool
+	closed atomic.Bool
+
+	mu sync.Mutex // guards conn, team and failed; end takes it too
+	// team is the team's record as the transaction sees it (read by begin, replaced by
+	// UpdateTeam).
+	team store.Team
+	// failed is the first error of a statement or of the connection; the database has
+	// aborted the transaction.
+	failed error
+}
+
+var _ store.Tx = (*tx)(nil)
+
+// check returns the error a method must return before doing anything, if any.
+func (x *tx) check(ctx context.Context, write bool) error {
+	if x.closed.Load() {
+		return errClosed
+	}
+	if write && !x.write {
+		return errReadOnly
+	}
+	return ctxErr(ctx)
+}
+
+// usable returns the error of a use of the transaction that cannot go to the database: after
+// fn returned, or after a failed statement. The caller holds mu.
+func (x *tx) usable() error {
+	if x.closed.Load() {
+		return errClosed
+	}
+	if x.failed != nil {
+		return x.abortedErr()
+	}
+	return nil
+}
+
+// abortedErr is the error of every use of the transaction after a failed statement.
+// The caller holds mu, or fn has returned.
+func (x *tx) abortedErr() error {
+	return fmt.Errorf("pgstore: transaction on team %q aborted by an earlier error: %w", x.teamID, x.failed)
+}
+
+// fail records a failed statement and returns its error for op. The caller holds mu.
+func (x *tx) fail(ctx context.Context, op string, err error) error {
+	if x.failed == nil {
+		x.failed = err
+	}
+	return dbErr(ctx, op, err)
+}
+
+// exec runs a statement.
+func (x *tx) exec(ctx context.Context, op, sql string, args ...any) (pgconn.CommandTag, error) {
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	if err := x.usable(); err != nil {
+		return pgconn.CommandTag{}, err
+	}
+	tag, err := x.conn.Exec(ctx, sql, args...)
+	if err != nil {
+		return tag, x.fail(ctx, op, err)
+	}
+	return tag, nil
+}
+
+// queryRow runs a query of at most one row and scans it with scan. It returns
+// pgx.ErrNoRows, unwrapped, when there is no row (which does not abort the transaction).
+func queryRow[T any](ctx context.Context, x *tx, op string, scan func(scanner) (T, error), sql string, args ...any) (T, error) {
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	var zero T
+	if err := x.usable(); err != nil {
+		return zero, err
+	}
+	v, err := scan(x.conn.QueryRow(ctx, sql, args...))
+	if errors.Is(err, pgx.ErrNoRows) {
+		return zero, err
+	}
+	if err != nil {
+		return zero, x.fail(ctx, op, err)
+	}
+	return v, nil
+}
+
+// queryAll runs a query and scans every row with scan.
+func queryAll[T any](ctx context.Context, x *tx, op string, scan func(scanner) (T, error), sql string, args ...any) ([]T, error) {
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	if err := x.usable(); err != nil {
+		return nil, err
+	}
+	rows, err := x.conn.Query(ctx, sql, args...)
+	if err != nil {
+		return nil, x.fail(ctx, op, err)
+	}
+	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (T, error) { return scan(r) })
+	if err != nil {
+		return nil, x.fail(ctx, op, err)
+	}
+	return out, nil
+}
+
+// countThenPage runs a count and a page query in one round trip, and returns the count and
+// the page.
+func countThenPage[T any](ctx context.Context, x *tx, op string, scan func(scanner) (T, error),
+	countSQL string, countArgs []any, pageSQL string, pageArgs []any) (store.Page[T], error) {
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	if err := x.usable(); err != nil {
+		return store.Page[T]{}, err
+	}
+	b := &pgx.Batch{}
+	b.Queue(countSQL, countArgs...)
+	b.Queue(pageSQL, pageArgs...)
+	br := x.conn.SendBatch(ctx, b)
+	var total int64
+	err := br.QueryRow().Scan(&total)
+	var items []T
+	if err == nil {
+		var rows pgx.Rows
+		rows, err = br.Query()
+		if err == nil {
+			items, err = pgx.CollectRows(rows, func(r pgx.CollectableRow) (T, error) { return scan(r) })
+		}
+	}
+	if cerr := br.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return store.Page[T]{}, x.fail(ctx, op, err)
+	}
+	if items == nil {
+		items = []T{}
+	}
+	return store.Page[T]{Items: items, Total: int(total)}, nil
+}
+
+// page returns the OFFSET and LIMIT arguments of o (a NULL limit is no limit).
+func page(o store.ListOptions) (offset int64, limit *int64) {
+	if o.Limit > 0 {
+		l := int64(o.Limit)
+		limit = &l
+	}
+	return int64(max(o.Offset, 0)), limit
+}
+
+// ---- team ----
+
+// Team implements store.Tx. The team was read when the transaction began.
+func (x *tx) Team(ctx context.Context) (store.Team, error) {
+	if err := x.check(ctx, false); err != nil {
+		return store.Team{}, err
+	}
+	x.mu.Lock()
+	t := x.team
+	x.mu.Unlock()
+	t.SSOMethods = slices.Clone(t.SSOMethods)
+	t.VerifiedDomains = slices.Clone(t.VerifiedDomains)
+	return t, nil
+}
+
+// UpdateTeam implements store.Tx. t.ID must be the team's ID.
+func (x *tx) UpdateTeam(ctx context.Context, t store.Team) error {
+	if err := x.check(ctx, true); err != nil {
+		return err
+	}
+	if t.ID != x.teamID {
+		return fmt.Errorf("pgstore: team %q: cannot change the ID to %q", x.teamID, t.ID)
+	}
+	if err := checkTeam(t); err != nil {
+		return err
+	}
+	_, err := x.exec(ctx, "update team", `UPDATE teamscim_teams SET name = $2, plan = $3, sso_methods = $4,
+		scim_enabled = $5, verified_domains = $6, domain_capture = $7, jit = $8, created = $9 WHERE id = $1`,
+		t.ID, t.Name, t.Plan, strs(t.SSOMethods), t.SCIMEnabled, strs(t.VerifiedDomains), t.DomainCapture, t.JIT, ts(t.Created))
+	if err != nil {
+		return err
+	}
+	t.SSOMethods = slices.Clone(t.SSOMethods)
+	t.VerifiedDomains = slices.Clone(t.VerifiedDomains)
+	t.Created = ms(t.Created)
+	x.mu.Lock()
+	x.team = t
+	x.mu.Unlock()
+	return nil
+}
+
+// ---- keys ----
+
+// CreateKey implements store.Tx. k.TeamID must be the team's ID. A digest another
+// transaction is creating makes CreateKey wait for that transaction's end: the digest is
+// reserved only if it commits.
+func (x *tx) CreateKey(ctx context.Context, k store.APIKey) error {
+	if err := x.check(ctx, true); err != nil {
+		return err
+	}
+	if k.ID == "" {
+		return errors.New("pgstore: key has no ID")
+	}
+	if k.TeamID != x.teamID {
+		return fmt.Errorf("pgstore: key %q: team ID %q is not the transaction's team %q", k.ID, k.TeamID, x.teamID)
+	}
+	if err := checkStrings("key", k.ID, k.Name, string(k.Status), k.CreatedBy); err != nil {
+		return err
+	}
+	tag, err := x.exec(ctx, "create key", `INSERT INTO teamscim_keys (`+keyCols+`)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT DO NOTHING`,
+		x.teamID, k.ID, k.Digest[:], k.Name, string(k.Status), k.CreatedBy, ts(k.Created), ts(k.LastUsed), ts(k.Expires))
+	if err != nil {
+		return err
+	}
+	if tag.RowsAffected() == 0 {
+		return fmt.Errorf("pgstore: key %q: ID or digest: %w", k.ID, store.ErrConflict)
+	}
+	return nil
+}
+
+// GetKey implements store.Tx.
+func (x *tx) GetKey(ctx context.Context, id string) (store.APIKey, error) {
+	if err := x.check(ctx, false); err != nil {
+		return store.APIKey{}, err
+	}
+	notFound := fmt.Errorf("pgstore: key %q: %w", id, store.ErrNotFound)
+	if !storable(id) {
+		return store.APIKey{}, notFound
+	}
+	k, err := queryRow(ctx, x, "get key", scanKey, `SELECT `+keyCols+` FROM teamscim_keys WHERE team_id = $1 AND id = $2`, x.teamID, id)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return store.APIKey{}, notFound
+	}
+	return k, err
+}
+
+// UpdateKey implements store.Tx. It writes k's Name, Status, LastUsed and Expires and
+// ignores k's other fields.
+func (x *tx) UpdateKey(ctx context.Context, k store.APIKey) error {
+	if err := x.check(ctx, true); err != nil {
+		return err
+	}
+	if err := checkStrings("key", k.Name, string(k.Status)); err != nil {
+		return err
+	}
+	notFound := fmt.Errorf("pgstore: key %q: %w", k.ID, store.ErrNotFound)
+	if !storable(k.ID) {
+		return notFound
+	}
+	tag, err := x.exec(ctx, "update key", `UPDATE teamscim_keys SET name = $3, status = $4, last_used = $5, expires = $6
+		WHERE team_id = $1 AND id = $2`, x.teamID, k.ID, k.Name, string(k.Status), ts(k.LastUsed), ts(k.Expires))
+	if err != nil {
+		return err
+	}
+	if tag.RowsAffected() == 0 {
+		return notFound
+	}
+	return nil
+}
+
+// DeleteKey implements store.Tx.
+func (x *tx) DeleteKey(ctx context.Context, id string) error {
+	if err := x.check(ctx, true); err != nil {
+		return err
+	}
+	notFound := fmt.Errorf("pgstore: key %q: %w", id, store.ErrNotFound)
+	if !storable(id) {
+		return notFound
+	}
+	tag, err := x.exec(ctx, "delete key", `DELETE FROM teamscim_keys WHERE team_id = $1 AND id = $2`, x.teamID, id)
+	if err != nil {
+		return err
+	}
+	if tag.RowsAffected() == 0 {
+		return notFound
+	}
+	return nil
+}
+
+// ListKeys implements store.Tx.
+func (x *tx) ListKeys(ctx context.Context) ([]store.APIKey, error) {
+	if err := x.check(ctx, false); err != nil {
+		return nil, err
+	}
+	return queryAll(ctx, x, "list keys", scanKey, `SELECT `+keyCols+` FROM teamscim_keys WHERE team_id = $1 ORDER BY id`, x.teamID)
+}
+
+// ---- users ----
+
+// CreateUser implements store.Tx.
+func (x *tx) CreateUser(ctx context.Context, u store.User) error {
+	if err := x.check(ctx, true); err != nil {
+		return err
+	}
+	if u.ID == "" {
+		return errors.New("pgstore: user has no ID")
+	}
+	if err := checkUser(u); err != nil {
+		return err
+	}
+	tag, err := x.exec(ctx, "create user", `INSERT INTO teamscim_users (team_id, user_name_key, external_id_key, `+userCols+`)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23)
+		ON CONFLICT DO NOTHING`,
+		x.teamID, userNameKey(u.UserName), externalIDKey(u.ExternalID),
+		u.ID, u.UserName, u.ExternalID, u.GivenName, u.FamilyName, u.MiddleName, u.Formatted, u.DisplayName, u.Locale,
+		toEmails(u.Emails), u.Active, u.Deleted, u.Managed, u.Pending, u.Seat, u.ViaGroups, strs(u.Roles),
+		ts(u.Created), ts(u.LastModified), u.Version)
+	if err != nil {
+		return err
+	}
+	if tag.RowsAffected() == 0 {
+		return fmt.Errorf("pgstore: user %q: ID or userName %q: %w", u.ID, u.UserName, store.ErrConflict)
+	}
+	return nil
+}
+
+// GetUser implements store.Tx.
+func (x *tx) GetUser(ctx context.Context, id string) (store.User, error) {
+	if err := x.check(ctx, false); err != nil {
+		return store.User{}, err
+	}
+	notFound := fmt.Errorf("pgstore: user %q: %w", id, store.ErrNotFound)
+	if !storable(id) {
+		return store.User{}, notFound
+	}
+	u, err := queryRow(ctx, x, "get user", scanUser, `SELECT `+userCols+` FROM teamscim_users WHERE team_id = $1 AND id = $2`, x.teamID, id)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return store.User{}, notFound
+	}
+	return u, err
+}
+
+// GetUserByUserName implements store.Tx through the unique index on the folded userName's
+// digest.
+func (x *tx) GetUserByUserName(ctx context.Context, userName string) (store.User, error) {
+	if err := x.check(ctx, false); err != nil {
+		return store.User{}, err
+	}
+	u, err := queryRow(ctx, x, "get user by userName", scanUser,
+		`SELECT `+userCols+` FROM teamscim_users WHERE team_id = $1 AND user_name_key = $2`, x.teamID, userNameKey(userName))
+	if errors.Is(err, pgx.ErrNoRows) || (err == nil && store.Fold(u.UserName) != store.Fold(userName)) {
+		return store.User{}, fmt.Errorf("pgstore: userName %q: %w", userName, store.ErrNotFound)
+	}
+	return u, err
+}
+
+// UsersByExternalID implements store.Tx through the externalId index.
+func (x *tx) UsersByExternalID(ctx context.Context, externalID string) ([]store.User, error) {
+	if err := x.check(ctx, false); err != nil {
+		return nil, err
+	}
+	if externalID == "" || !storable(externalID) {
+		return []store.User{}, nil
+	}
+	users, err := queryAll(ctx, x, "users by externalId", scanUser, `SELECT `+userCols+` FROM teamscim_users
+		WHERE team_id = $1 AND external_id_key = $2 AND external_id = $3 ORDER BY id`,
+		x.teamID, externalIDKey(externalID), externalID)
+	if err == nil && users == nil {
+		users = []store.User{}
+	}
+	return users, err
+}
+
+// UpdateUser implements store.Tx.
+func (x *tx) UpdateUser(ctx context.Context, u store.User) error {
+	if err := x.check(ctx, true); err != nil {
+		return err
+	}
+	notFound := fmt.Errorf("pgstore: user %q: %w", u.ID, store.ErrNotFound)
+	if !storable(u.ID) {
+		return notFound
+	}
+	if err := checkUser(u); err != nil {
+		return err
+	}
+	nameKey := userNameKey(u.UserName)
+	// The NOT EXISTS makes a rename onto another user's userName change nothing instead of
+	// failing on the unique index (which would abort the transaction).
+	tag, err := x.exec(ctx, "update user", `UPDATE teamscim_users SET user_name_key = $3, external_id_key = $4,
+		user_name = $5, external_id = $6, given_name = $7, family_name = $8, middle_name = $9, formatted = $10,
+		display_name = $11, locale = $12, emails = $13, active = $14, deleted = $15, managed = $16, pending = $17,
+		seat = $18, via_groups = $19, roles = $20, created = $21, last_modified = $22, version = $23
+		WHERE team_id = $1 AND id = $2 AND NOT EXISTS (
+			SELECT 1 FROM teamscim_users o WHERE o.team_id = $1 AND o.user_name_key = $3 AND o.id <> $2)`,
+		x.teamID, u.ID, nameKey, externalIDKey(u.ExternalID),
+		u.UserName, u.ExternalID, u.GivenName, u.FamilyName, u.MiddleName, u.Formatted, u.DisplayName, u.Locale,
+		toEmails(u.Emails), u.Active, u.Deleted, u.Managed, u.Pending, u.Seat, u.ViaGroups, strs(u.Roles),
+		ts(u.Created), ts(u.LastModified), u.Version)
+	if err != nil {
+		return err
+	}
+	if tag.RowsAffected() == 1 {
+		return nil
+	}
+	exists, err := queryRow(ctx, x, "update user", scanBool,
+		`SELECT EXISTS (SELECT 1 FROM teamscim_users WHERE team_id = $1 AND id = $2)`, x.teamID, u.ID)
+	switch {
+	case err != nil:
+		return err
+	case !exists:
+		return notFound
+	default:
+		return fmt.Errorf("pgstore: user %q: userName %q: %w", u.ID, u.UserName, store.ErrConflict)
+	}
+}
+
+func scanBool(r scanner) (bool, error) {
+	var b bool
+	err := r.Scan(&b)
+	return b, err
+}
+
+// DeleteUser implements store.Tx: one statement deletes the user and their memberships.
+func (x *tx) DeleteUser(ctx context.Context, id string) error {
+	if err := x.check(ctx, true); err != nil {
+		return err
+	}
+	notFound := fmt.Errorf("pgstore: user %q: %w", id, store.ErrNotFound)
+	if !storable(id) {
+		return notFound
+	}
+	n, err := queryRow(ctx, x, "delete user", scanInt, `WITH u AS (
+			DELETE FROM teamscim_users WHERE team_id = $1 AND id = $2 RETURNING id
+		), m AS (
+			DELETE FROM teamscim_members WHERE team_id = $1 AND user_id IN (SELECT id FROM u)
+		)
+		SELECT count(*) FROM u`, x.teamID, id)
+	if err != nil {
+		return err
+	}
+	if n == 0 {
+		return notFound
+	}
+	return nil
+}
+
+func scanInt(r scanner) (int64, error) {
+	var n int64
+	err := r.Scan(&n)
+	return n, err
+}
+
+// userFilterSQL selects the rows of a users table (or of the counts) that f matches, with
+// the team as $1 and f's fields as $2 (IncludeDeleted), $3 (Active) and $4 (Seat).
+const userFilterSQL = `team_id = $1 AND ($2 OR NOT deleted) AND ($3::boolean IS NULL OR active = $3)
+	AND ($4::boolean IS NULL OR seat = $4)`
+
+// ListUsers implements store.Tx. The total comes from the maintained counts; the page is
+// read in ID order on the primary key.
+func (x *tx) ListUsers(ctx context.Context, f store.UserFilter, o store.ListOptions) (store.Page[store.User], error) {
+	if err := x.check(ctx, false); err != nil {
+		return store.Page[store.User]{}, err
+	}
+	offset, limit := page(o)
+	args := []any{x.teamID, f.IncludeDeleted, f.Active, f.Seat}
+	return countThenPage(ctx, x, "list users", scanUser,
+		`SELECT coalesce(sum(n), 0)::bigint FROM teamscim_user_counts WHERE `+userFilterSQL, args,
+		`SELECT `+userCols+` FROM teamscim_users WHERE `+userFilterSQL+` ORDER BY id OFFSET $5 LIMIT $6`,
+		append(args, offset, limit))
+}
+
+// CountUsers implements store.Tx: it sums at most eight rows of the maintained counts.
+func (x *tx) CountUsers(ctx context.Context, f store.UserFilter) (int, error) {
+	if err := x.check(ctx, false); err != nil {
+		return 0, err
+	}
+	n, err := queryRow(ctx, x, "count users", scanInt,
+		`SELECT coalesce(sum(n), 0)::bigint FROM teamscim_user_counts WHERE `+userFilterSQL,
+		x.teamID, f.IncludeDeleted, f.Active, f.Seat)
+	return int(n), err
+}
+
+// ---- groups ----
+
+// CreateGroup implements store.Tx.
+func (x *tx) CreateGroup(ctx context.Context, g store.Group) error {
+	if err := x.check(ctx, true); err != nil {
+		return err
+	}
+	if g.ID == "" {
+		return errors.New("pgstore: group has no ID")
+	}
+	if err := checkGroup(g); err != nil {
+		return err
+	}
+	tag, err := x.exec(ctx, "create group", `INSERT INTO teamscim_groups (team_id, display_name_key, `+groupCols+`)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT DO NOTHING`,
+		x.teamID, digestOf(g.DisplayName), g.ID, g.DisplayName, g.ExternalID, strs(g.Roles),
+		ts(g.Created), ts(g.LastModified), g.Version)
+	if err != nil {
+		return err
+	}
+	if tag.RowsAffected() == 0 {
+		return fmt.Errorf("pgstore: group %q: ID or displayName %q: %w", g.ID, g.DisplayName, store.ErrConflict)
+	}
+	return nil
+}
+
+// GetGroup implements store.Tx.
+func (x *tx) GetGroup(ctx context.Context, id string) (store.Group, error) {
+	if err := x.check(ctx, false); err != nil {
+		return store.Group{}, err
+	}
+	notFound := fmt.Errorf("pgstore: group %q: %w", id, store.ErrNotFound)
+	if !storable(id) {
+		return store.Group{}, notFound
+	}
+	g, err := queryRow(ctx, x, "get group", scanGroup,
+		`SELECT `+groupCols+` FROM teamscim_groups WHERE team_id = $1 AND id = $2`, x.teamID, id)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return store.Group{}, notFound
+	}
+	return g, err
+}
+
+// GetGroupByDisplayName implements store.Tx through the unique index on the displayName's
+// digest.
+func (x *tx) GetGroupByDisplayName(ctx context.Context, displayName string) (store.Group, error) {
+	if err := x.check(ctx, false); err != nil {
+		return store.Group{}, err
+	}
+	g, err := queryRow(ctx, x, "get group by displayName", scanGroup,
+		`SELECT `+groupCols+` FROM teamscim_groups WHERE team_id = $1 AND display_name_key = $2`,
+		x.teamID, digestOf(displayName))
+	if errors.Is(err, pgx.ErrNoRows) || (err == nil && g.DisplayName != displayName) {
+		return store.Group{}, fmt.Errorf("pgstore: group displayName %q: %w", displayName, store.ErrNotFound)
+	}
+	return g, err
+}
+
+// UpdateGroup implements store.Tx. Memberships are not touched.
+func (x *tx) UpdateGroup(ctx context.Context, g store.Group) error {
+	if err := x.check(ctx, true); err != nil {
+		return err
+	}
+	notFound := fmt.Errorf("pgstore: group %q: %w", g.ID, store.ErrNotFound)
+	if !storable(g.ID) {
+		return notFound
+	}
+	if err := checkGroup(g); err != nil {
+		return err
+	}
+	key := digestOf(g.DisplayName)
+	tag, err := x.exec(ctx, "update group", `UPDATE teamscim_groups SET display_name_key = $3, display_name = $4,
+		external_id = $5, roles = $6, created = $7, last_modified = $8, version = $9
+		WHERE team_id = $1 AND id = $2 AND NOT EXISTS (
+			SELECT 1 FROM teamscim_groups o WHERE o.team_id = $1 AND o.display_name_key = $3 AND o.id <> $2)`,
+		x.teamID, g.ID, key, g.DisplayName, g.ExternalID, strs(g.Roles), ts(g.Created), ts(g.LastModified), g.Version)
+	if err != nil {
+		return err
+	}
+	if tag.RowsAffected() == 1 {
+		return nil
+	}
+	exists, err := queryRow(ctx, x, "update group", scanBool,
+		`SELECT EXISTS (SELECT 1 FROM teamscim_groups WHERE team_id = $1 AND id = $2)`, x.teamID, g.ID)
+	switch {
+	case err != nil:
+		return err
+	case !exists:
+		return notFound
+	default:
+		return fmt.Errorf("pgstore: group %q: displayName %q: %w", g.ID, g.DisplayName, store.ErrConflict)
+	}
+}
+
+// DeleteGroup implements store.Tx. Its memberships go with it (ON DELETE CASCADE), at a
+// cost of O(members).
+func (x *tx) DeleteGroup(ctx context.Context, id string) error {
+	if err := x.check(ctx, true); err != nil {
+		return err
+	}
+	notFound := fmt.Errorf("pgstore: group %q: %w", id, store.ErrNotFound)
+	if !storable(id) {
+		return notFound
+	}
+	tag, err := x.exec(ctx, "delete group", `DELETE FROM teamscim_groups WHERE team_id = $1 AND id = $2`, x.teamID, id)
+	if err != nil {
+		return err
+	}
+	if tag.RowsAffected() == 0 {
+		return notFound
+	}
+	return nil
+}
+
+// ListGroups implements store.Tx.
+func (x *tx) ListGroups(ctx context.Context, o store.ListOptions) (store.Page[store.Group], error) {
+	if err := x.check(ctx, false); err != nil {
+		return store.Page[store.Group]{}, err
+	}
+	offset, limit := page(o)
+	return countThenPage(ctx, x, "list groups", scanGroup,
+		`SELECT count(*) FROM teamscim_groups WHERE team_id = $1`, []any{x.teamID},
+		`SELECT `+groupCols+` FROM teamscim_groups WHERE team_id = $1 ORDER BY id OFFSET $2 LIMIT $3`,
+		[]any{x.teamID, offset, limit})
+}
+
+// ---- members ----
+
+// memberChange is the result of AddMembers and RemoveMembers: whether the group exists and
+// how many memberships changed.
+type memberChange struct {
+	exists  bool
+	changed []string // the user IDs added or removed, in ascending order
+}
+
+func scanMemberChange(r scanner) (memberChange, error) {
+	var c memberChange
+	err := r.Scan(&c.exists, &c.changed)
+	return c, err
+}
+
+// checkIDs returns an error if an ID of ids cannot be stored.
+func checkIDs(ids []string) error { return checkStrings("user IDs", ids...) }
+
+// AddMembers implements store.Tx with one INSERT of the new rows, returning their user IDs:
+// O(len(userIDs)).
+func (x *tx) AddMembers(ctx context.Context, groupID string, userIDs []string) ([]string, error) {
+	if err := x.check(ctx, true); err != nil {
+		return nil, err
+	}
+	notFound := fmt.Errorf("pgstore: group %q: %w", groupID, store.ErrNotFound)
+	if !storable(groupID) {
+		return nil, notFound
+	}
+	if err := checkIDs(userIDs); err != nil {
+		return nil, err
+	}
+	c, err := queryRow(ctx, x, "add members", scanMemberChange, `WITH g AS (
+			SELECT 1 FROM teamscim_groups WHERE team_id = $1 AND id = $2
+		), ins AS (
+			INSERT INTO teamscim_members (team_id, group_id, user_id)
+			SELECT $1, $2, u FROM unnest($3::text[]) AS u WHERE EXISTS (SELECT 1 FROM g)
+			ON CONFLICT DO NOTHING
+			RETURNING user_id
+		)
+		SELECT EXISTS (SELECT 1 FROM g), array(SELECT user_id FROM ins ORDER BY user_id)`, x.teamID, groupID, strs(userIDs))
+	if err != nil {
+		return nil, err
+	}
+	if !c.exists {
+		return nil, notFound
+	}
+	return c.changed, nil
+}
+
+// RemoveMembers implements store.Tx with one DELETE of the rows named, returning their user
+// IDs: O(len(userIDs)).
+func (x *tx) RemoveMembers(ctx context.Context, groupID string, userIDs []string) ([]string, error) {
+	if err := x.check(ctx, true); err != nil {
+		return nil, err
+	}
+	notFound := fmt.Errorf("pgstore: group %q: %w", groupID, store.ErrNotFound)
+	if !storable(groupID) {
+		return nil, notFound
+	}
+	if err := checkIDs(userIDs); err != nil {
+		return nil, err
+	}
+	c, err := queryRow(ctx, x, "remove members", scanMemberChange, `WITH g AS (
+			SELECT 1 FROM teamscim_groups WHERE team_id = $1 AND id = $2
+		), del AS (
+			DELETE FROM teamscim_members WHERE team_id = $1 AND group_id = $2 AND user_id = ANY ($3::text[])
+			RETURNING user_id
+		)
+		SELECT EXISTS (SELECT 1 FROM g), array(SELECT user_id FROM del ORDER BY user_id)`, x.teamID, groupID, strs(userIDs))
+	if err != nil {
+		return nil, err
+	}
+	if !c.exists {
+		return nil, notFound
+	}
+	return c.changed, nil
+}
+
+// memberPage is a page of members and whether the group exists.
+type memberPage struct {
+	exists bool
+	page   store.Page[string]
+}
+
+func scanMemberPage(r scanner) (memberPage, error) {
+	var p memberPage
+	var total int64
+	err := r.Scan(&p.exists, &total, &p.page.Items)
+	p.page.Total = int(total)
+	return p, err
+}
+
+// ListMembers implements store.Tx in one statement on the membership primary key.
+func (x *tx) ListMembers(ctx context.Context, groupID string, o store.ListOptions) (store.Page[string], error) {
+	if err := x.check(ctx, false); err != nil {
+		return store.Page[string]{}, err
+	}
+	notFound := fmt.Errorf("pgstore: group %q: %w", groupID, store.ErrNotFound)
+	if !storable(groupID) {
+		return store.Page[string]{}, notFound
+	}
+	offset, limit := page(o)
+	p, err := queryRow(ctx, x, "list members", scanMemberPage, `SELECT
+			EXISTS (SELECT 1 FROM teamscim_groups WHERE team_id = $1 AND id = $2),
+			(SELECT count(*) FROM teamscim_members WHERE team_id = $1 AND group_id = $2),
+			ARRAY (SELECT user_id FROM teamscim_members WHERE team_id = $1 AND group_id = $2
+				ORDER BY user_id OFFSET $3 LIMIT $4)`, x.teamID, groupID, offset, limit)
+	if err != nil {
+		return store.Page[string]{}, err
+	}
+	if !p.exists {
+		return store.Page[string]{}, notFound
+	}
+	return p.page, nil
+}
+
+// GroupsOf implements store.Tx through the (team, user, group) index.
+func (x *tx) GroupsOf(ctx context.Context, userID string) ([]string, error) {
+	if err := x.check(ctx, false); err != nil {
+		return nil, err
+	}
+	if !storable(userID) {
+		return []string{}, nil
+	}
+	ids, err := queryAll(ctx, x, "groups of user", scanString,
+		`SELECT group_id FROM teamscim_members WHERE team_id = $1 AND user_id = $2 ORDER BY group_id`, x.teamID, userID)
+	if err == nil && ids == nil {
+		ids = []string{}
+	}
+	return ids, err
+}
+
+func scanString(r scanner) (string, error) {
+	var s string
+	err := r.Scan(&s)
+	return s, err
+}
+
+// ---- overage records ----
+
+// CreateOverage implements store.Tx.
+func (x *tx) CreateOverage(ctx context.Context, o store.Overage) error {
+	if err := x.check(ctx, true); err != nil {
+		return err
+	}
+	if o.ID == "" {
+		return errors.New("pgstore: overage record has no ID")
+	}
+	if err := checkStrings("overage record", o.ID, o.UserID, o.Policy); err != nil {
+		return err
+	}
+	tag, err := x.exec(ctx, "create overage record", `INSERT INTO teamscim_overages (team_id, `+overageCols+`)
+		VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT DO NOTHING`,
+		x.teamID, o.ID, o.UserID, o.Policy, ts(o.Added), ts(o.Released))
+	if err != nil {
+		return err
+	}
+	if tag.RowsAffected() == 0 {
+		return fmt.Errorf("pgstore: overage record %q: %w", o.ID, store.ErrConflict)
+	}
+	return nil
+}
+
+// UpdateOverage implements store.Tx.
+func (x *tx) UpdateOverage(ctx context.Context, o store.Overage) error {
+	if err := x.check(ctx, true); err != nil {
+		return err
+	}
+	notFound := fmt.Errorf("pgstore: overage record %q: %w", o.ID, store.ErrNotFound)
+	if !storable(o.ID) {
+		return notFound
+	}
+	if err := checkStrings("overage record", o.UserID, o.Policy); err != nil {
+		return err
+	}
+	tag, err := x.exec(ctx, "update overage record", `UPDATE teamscim_overages SET user_id = $3, policy = $4,
+		added = $5, released = $6 WHERE team_id = $1 AND id = $2`,
+		x.teamID, o.ID, o.UserID, o.Policy, ts(o.Added), ts(o.Released))
+	if err != nil {
+		return err
+	}
+	if tag.RowsAffected() == 0 {
+		return notFound
+	}
+	return nil
+}
+
+// ListOverages implements store.Tx.
+func (x *tx) ListOverages(ctx context.Context, f store.OverageFilter, o store.ListOptions) (store.Page[store.Overage], error) {
+	if err := x.check(ctx, false); err != nil {
+		return store.Page[store.Overage]{}, err
+	}
+	offset, limit := page(o)
+	const where = `team_id = $1 AND (NOT $2 OR released IS NULL)`
+	return countThenPage(ctx, x, "list overage records", scanOverage,
+		`SELECT count(*) FROM teamscim_overages WHERE `+where, []any{x.teamID, f.Open},
+		`SELECT `+overageCols+` FROM teamscim_overages WHERE `+where+` ORDER BY id OFFSET $3 LIMIT $4`,
+		[]any{x.teamID, f.Open, offset, limit})
+}
+
+// ---- jobs ----
+
+// CreateJob implements store.Tx.
+func (x *tx) CreateJob(ctx context.Context, j store.Job) error {
+	if err := x.check(ctx, true); err != nil {
+		return err
+	}
+	if j.ID == "" {
+		return errors.New("pgstore: job has no ID")
+	}
+	if err := checkStrings("job", j.ID, j.UserID, j.Kind, j.LastError); err != nil {
+		return err
+	}
+	tag, err := x.exec(ctx, "create job", `INSERT INTO teamscim_jobs (team_id, `+jobCols+`)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT DO NOTHING`,
+		x.teamID, j.ID, j.UserID, j.Kind, bytesOf(j.Data), int64(j.Attempts), j.LastError, ts(j.Created), ts(j.NextAttempt))
+	if err != nil {
+		return err
+	}
+	if tag.RowsAffected() == 0 {
+		return fmt.Errorf("pgstore: job %q: %w", j.ID, store.ErrConflict)
+	}
+	return nil
+}
+
+// UpdateJob implements store.Tx.
+func (x *tx) UpdateJob(ctx context.Context, j store.Job) error {
+	if err := x.check(ctx, true); err != nil {
+		return err
+	}
+	notFound := fmt.Errorf("pgstore: job %q: %w", j.ID, store.ErrNotFound)
+	if !storable(j.ID) {
+		return notFound
+	}
+	if err := checkStrings("job", j.UserID, j.Kind, j.LastError); err != nil {
+		return err
+	}
+	tag, err := x.exec(ctx, "update job", `UPDATE teamscim_jobs SET user_id = $3, kind = $4, data = $5, attempts = $6,
+		last_error = $7, created = $8, next_attempt = $9 WHERE team_id = $1 AND id = $2`,
+		x.teamID, j.ID, j.UserID, j.Kind, bytesOf(j.Data), int64(j.Attempts), j.LastError, ts(j.Created), ts(j.NextAttempt))
+	if err != nil {
+		return err
+	}
+	if tag.RowsAffected() == 0 {
+		return notFound
+	}
+	return nil
+}
+
+// DeleteJob implements store.Tx.
+func (x *tx) DeleteJob(ctx context.Context, id string) error {
+	if err := x.check(ctx, true); err != nil {
+		return err
+	}
+	notFound := fmt.Errorf("pgstore: job %q: %w", id, store.ErrNotFound)
+	if !storable(id) {
+		return notFound
+	}
+	tag, err := x.exec(ctx, "delete job", `DELETE FROM teamscim_jobs WHERE team_id = $1 AND id = $2`, x.teamID, id)
+	if err != nil {
+		return err
+	}
+	if tag.RowsAffected() == 0 {
+		return notFound
+	}
+	return nil
+}
+
+// ListJobs implements store.Tx.
+func (x *tx) ListJobs(ctx context.Context, userID string) ([]store.Job, error) {
+	if err := x.check(ctx, false); err != nil {
+		return nil, err
+	}
+	var jobs []store.Job
+	var err error
+	if userID == "" {
+		jobs, err = queryAll(ctx, x, "list jobs", scanJob,
+			`SELECT `+jobCols+` FROM teamscim_jobs WHERE team_id = $1 ORDER BY id`, x.teamID)
+	} else {
+		if !storable(userID) {
+			return []store.Job{}, nil
+		}
+		jobs, err = queryAll(ctx, x, "list jobs", scanJob,
+			`SELECT `+jobCols+` FROM teamscim_jobs WHERE team_id = $1 AND user_id = $2 ORDER BY id`, x.teamID, userID)
+	}
+	if err == nil && jobs == nil {
+		jobs = []store.Job{}
+	}
+	return jobs, err
+}

@@ -1,0 +1,226 @@
+package pgstore
+
+import (
+	"crypto/sha256"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/jackc/pgx/v5/pgtype"
+
+	"github.com/teamscim/teamscim/store"
+)
+
+// scanner is a row to scan (pgx.Row, pgx.Rows).
+type scanner interface {
+	Scan(dest ...any) error
+}
+
+// ts is a time as the store writes it: truncated to the millisecond, NULL for the zero time.
+func ts(t time.Time) pgtype.Timestamptz {
+	t = ms(t)
+	return pgtype.Timestamptz{Time: t, Valid: !t.IsZero()}
+}
+
+// fromTS is a stored time as the store returns it: in UTC, the zero time for NULL.
+func fromTS(p pgtype.Timestamptz) time.Time {
+	if !p.Valid {
+		return time.Time{}
+	}
+	return p.Time.UTC()
+}
+
+// strs returns s, or an empty slice for nil (pgx writes a nil slice as NULL).
+func strs(s []string) []string {
+	if s == nil {
+		return []string{}
+	}
+	return s
+}
+
+// bytes returns b, or an empty slice for nil.
+func bytesOf(b []byte) []byte {
+	if b == nil {
+		return []byte{}
+	}
+	return b
+}
+
+// digestOf is the SHA-256 of s, the key under which userNames, externalIds and displayNames
+// are indexed.
+func digestOf(s string) []byte {
+	d := sha256.Sum256([]byte(s))
+	return d[:]
+}
+
+// userNameKey is the index key of a userName: the digest of its folded form.
+func userNameKey(userName string) []byte { return digestOf(store.Fold(userName)) }
+
+// externalIDKey is the index key of an externalId; an empty externalId is not indexed (NULL).
+func externalIDKey(ext string) []byte {
+	if ext == "" {
+		return nil
+	}
+	return digestOf(ext)
+}
+
+// storable reports whether PostgreSQL can store s as text: valid UTF-8 without NUL bytes.
+func storable(s string) bool {
+	return utf8.ValidString(s) && !strings.ContainsRune(s, 0)
+}
+
+// errUnstorable reports a string that PostgreSQL cannot store as text.
+var errUnstorable = errors.New("pgstore: text with a NUL byte or invalid UTF-8 cannot be stored")
+
+// checkStrings returns an error naming what if any of ss cannot be stored.
+func checkStrings(what string, ss ...string) error {
+	for _, s := range ss {
+		if !storable(s) {
+			return fmt.Errorf("%w (%s)", errUnstorable, what)
+		}
+	}
+	return nil
+}
+
+func checkTeam(t store.Team) error {
+	if err := checkStrings("team", t.ID, t.Name, t.Plan); err != nil {
+		return err
+	}
+	if err := checkStrings("team SSO methods", t.SSOMethods...); err != nil {
+		return err
+	}
+	return checkStrings("team verified domains", t.VerifiedDomains...)
+}
+
+func checkUser(u store.User) error {
+	if err := checkStrings("user", u.ID, u.UserName, u.ExternalID, u.GivenName, u.FamilyName, u.MiddleName,
+		u.Formatted, u.DisplayName, u.Locale); err != nil {
+		return err
+	}
+	for _, e := range u.Emails {
+		if err := checkStrings("user emails", e.Value, e.Type); err != nil {
+			return err
+		}
+	}
+	return checkStrings("user roles", u.Roles...)
+}
+
+func checkGroup(g store.Group) error {
+	if err := checkStrings("group", g.ID, g.DisplayName, g.ExternalID); err != nil {
+		return err
+	}
+	return checkStrings("group roles", g.Roles...)
+}
+
+// email is how a store.Email is kept in the users' emails JSON array.
+type email struct {
+	Value   string `json:"value"`
+	Type    string `json:"type,omitempty"`
+	Primary bool   `json:"primary,omitempty"`
+}
+
+func toEmails(es []store.Email) []email {
+	out := make([]email, len(es))
+	for i, e := range es {
+		out[i] = email(e)
+	}
+	return out
+}
+
+func fromEmails(es []email) []store.Email {
+	if len(es) == 0 {
+		return nil
+	}
+	out := make([]store.Email, len(es))
+	for i, e := range es {
+		out[i] = store.Email(e)
+	}
+	return out
+}
+
+func scanTeam(r scanner) (store.Team, error) {
+	var t store.Team
+	var created pgtype.Timestamptz
+	if err := r.Scan(&t.ID, &t.Name, &t.Plan, &t.SSOMethods, &t.SCIMEnabled, &t.VerifiedDomains,
+		&t.DomainCapture, &t.JIT, &created); err != nil {
+		return store.Team{}, err
+	}
+	t.Created = fromTS(created)
+	return t, nil
+}
+
+const keyCols = `team_id, id, digest, name, status, created_by, created, last_used, expires`
+
+func scanKey(r scanner) (store.APIKey, error) {
+	var k store.APIKey
+	var digest []byte
+	var status string
+	var created, lastUsed, expires pgtype.Timestamptz
+	if err := r.Scan(&k.TeamID, &k.ID, &digest, &k.Name, &status, &k.CreatedBy, &created, &lastUsed, &expires); err != nil {
+		return store.APIKey{}, err
+	}
+	if len(digest) != len(k.Digest) {
+		return store.APIKey{}, fmt.Errorf("pgstore: key %q: stored digest has %d bytes", k.ID, len(digest))
+	}
+	copy(k.Digest[:], digest)
+	k.Status = store.KeyStatus(status)
+	k.Created, k.LastUsed, k.Expires = fromTS(created), fromTS(lastUsed), fromTS(expires)
+	return k, nil
+}
+
+const userCols = `id, user_name, external_id, given_name, family_name, middle_name, formatted, display_name, locale,
+	emails, active, deleted, managed, pending, seat, via_groups, roles, created, last_modified, version`
+
+func scanUser(r scanner) (store.User, error) {
+	var u store.User
+	var emails []email
+	var created, modified pgtype.Timestamptz
+	if err := r.Scan(&u.ID, &u.UserName, &u.ExternalID, &u.GivenName, &u.FamilyName, &u.MiddleName, &u.Formatted,
+		&u.DisplayName, &u.Locale, &emails, &u.Active, &u.Deleted, &u.Managed, &u.Pending, &u.Seat, &u.ViaGroups,
+		&u.Roles, &created, &modified, &u.Version); err != nil {
+		return store.User{}, err
+	}
+	u.Emails = fromEmails(emails)
+	u.Created, u.LastModified = fromTS(created), fromTS(modified)
+	return u, nil
+}
+
+const groupCols = `id, display_name, external_id, roles, created, last_modified, version`
+
+func scanGroup(r scanner) (store.Group, error) {
+	var g store.Group
+	var created, modified pgtype.Timestamptz
+	if err := r.Scan(&g.ID, &g.DisplayName, &g.ExternalID, &g.Roles, &created, &modified, &g.Version); err != nil {
+		return store.Group{}, err
+	}
+	g.Created, g.LastModified = fromTS(created), fromTS(modified)
+	return g, nil
+}
+
+const overageCols = `id, user_id, policy, added, released`
+
+func scanOverage(r scanner) (store.Overage, error) {
+	var o store.Overage
+	var added, released pgtype.Timestamptz
+	if err := r.Scan(&o.ID, &o.UserID, &o.Policy, &added, &released); err != nil {
+		return store.Overage{}, err
+	}
+	o.Added, o.Released = fromTS(added), fromTS(released)
+	return o, nil
+}
+
+const jobCols = `id, user_id, kind, data, attempts, last_error, created, next_attempt`
+
+func scanJob(r scanner) (store.Job, error) {
+	var j store.Job
+	var attempts int64
+	var created, next pgtype.Timestamptz
+	if err := r.Scan(&j.ID, &j.UserID, &j.Kind, &j.Data, &attempts, &j.LastError, &created, &next); err != nil {
+		return store.Job{}, err
+	}
+	j.Attempts = int(attempts)
+	j.Created, j.NextAttempt = fromTS(created), fromTS(next)
+	return j, nil
+}
