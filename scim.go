@@ -107,6 +107,9 @@ type Config struct {
 	// Events receives the audit trail (keys, SCIM switch, provisioning, groups). Default:
 	// discard.
 	Events EventSink
+	// RateLimit sets per-team request budgets (429 with Retry-After beyond them). The zero
+	// value, the default, limits nothing; PostmanRateLimits is Postman's documented budget.
+	RateLimit RateLimits
 	// Now is the clock. Default: time.Now.
 	Now func() time.Time
 }
@@ -123,6 +126,7 @@ type Server struct {
 	enterprise schema.Schema // the enterprise User extension
 	args       scim.ServerArgs
 	elimityLog scim.Logger
+	limiter    *rateLimiter // nil: no rate limits
 }
 
 // New returns a Server for cfg.
@@ -148,6 +152,9 @@ func New(cfg Config) (*Server, error) {
 	cfg.BaseURL = strings.TrimRight(cfg.BaseURL, "/")
 	s := &Server{cfg: cfg, log: cfg.Logger, store: cfg.Store, now: cfg.Now}
 	s.elimityLog = elimityLogger{s.log}
+	if cfg.RateLimit.enabled() {
+		s.limiter = newRateLimiter(cfg.RateLimit)
+	}
 
 	userSchema := clip(schema.CoreUserSchema())
 	s.userSchema = withExternalID(userSchema)
@@ -266,6 +273,9 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 			w.Header().Set("WWW-Authenticate", `Bearer realm="SCIM"`)
 		}
 		writeError(w, s.scimError(err))
+		return
+	}
+	if !s.checkRate(w, r, team.ID) {
 		return
 	}
 

@@ -23,11 +23,13 @@
 //	                       SCIM suites use userNames such as "bjensen"
 //	-seats N               seat limit of the demo team, 0 = unlimited (default 0)
 //	-seat-policy p         limit, autoflex or trueup (default limit)
-//	-rate-limit r          off or postman (default off)
+//	-rate-limit r          off or postman (default off); postman limits the demo team to
+//	                       Postman's 180 writes and 300 reads per minute (429 with Retry-After
+//	                       beyond them)
 //
-// Seat policies and rate limits are not implemented in this version: -seats, -seat-policy and
-// -rate-limit are validated, and a value other than the default only prints a warning; the
-// server then runs with unlimited seats and no rate limit.
+// Seat policies are not implemented in this version: -seats and -seat-policy are validated,
+// and a value other than the default only prints a warning; the server then runs with
+// unlimited seats.
 //
 // Try it:
 //
@@ -109,7 +111,7 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs.BoolVar(&o.requireEmail, "require-email", true, "userName must be an email address; false accepts any non-empty userName (for generic SCIM test suites)")
 	fs.IntVar(&o.seats, "seats", 0, "seat limit `N` of the demo team, 0 = unlimited (NOT IMPLEMENTED YET: validated, a non-zero value only prints a warning)")
 	fs.StringVar(&o.seatPolicy, "seat-policy", "limit", "seat `policy`: limit, autoflex or trueup (NOT IMPLEMENTED YET: validated, another value than limit only prints a warning)")
-	fs.StringVar(&o.rateLimit, "rate-limit", "off", "per-team rate `limits`: off or postman (NOT IMPLEMENTED YET: validated, postman only prints a warning)")
+	fs.StringVar(&o.rateLimit, "rate-limit", "off", "per-team rate `limits`: off, or postman for Postman's 180 writes and 300 reads per minute (429 with Retry-After beyond them)")
 	fs.Usage = func() {
 		fmt.Fprintf(fs.Output(), "Usage: server [flags]\n\n"+
 			"Serves SCIM 2.0 at /scim/v2 for one in-memory demo team and prints the base URL and API key.\n\nFlags:\n")
@@ -171,9 +173,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		log.Warn("seat policies are not implemented in this version yet: -seats and -seat-policy are ignored and seats are unlimited",
 			"seats", o.seats, "seat-policy", o.seatPolicy)
 	}
-	if o.rateLimit != "off" {
-		log.Warn("rate limits are not implemented in this version yet: -rate-limit is ignored and requests are not limited",
-			"rate-limit", o.rateLimit)
+	var limits teamscim.RateLimits
+	if o.rateLimit == "postman" {
+		limits = teamscim.PostmanRateLimits
 	}
 
 	srv, err := teamscim.New(teamscim.Config{
@@ -181,6 +183,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		Logger:                 log,
 		BaseURL:                o.baseURL,
 		AllowNonEmailUserNames: !o.requireEmail,
+		RateLimit:              limits,
 	})
 	if err != nil {
 		return err
@@ -225,7 +228,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if base == "" {
 		base = "http://" + displayAddr(ln.Addr()) + "/scim/v2"
 	}
-	log.Info("serving SCIM", "addr", ln.Addr().String(), "team", team.ID, "require-email", o.requireEmail)
+	log.Info("serving SCIM", "addr", ln.Addr().String(), "team", team.ID, "require-email", o.requireEmail, "rate-limit", o.rateLimit)
 	fmt.Fprintf(stdout, "SCIM base URL: %s\nSCIM API key: %s\n", base, key.Secret)
 
 	select {
