@@ -89,6 +89,9 @@ func (h *groupHandler) Replace(r *http.Request, id string, attrs scim.ResourceAt
 		if err != nil {
 			return err
 		}
+		if err := s.checkIfMatch(r, g.Version); err != nil {
+			return err
+		}
 		g.DisplayName, g.ExternalID = name, ext
 		if err := s.saveGroup(ctx, tx, &g); err != nil {
 			return err
@@ -110,6 +113,9 @@ func (h *groupHandler) Patch(r *http.Request, id string, ops []scim.PatchOperati
 	err := s.store.Update(r.Context(), requestOf(r).teamID, func(ctx context.Context, tx store.Tx) error {
 		g, err := getGroup(ctx, tx, id)
 		if err != nil {
+			return err
+		}
+		if err := s.checkIfMatch(r, g.Version); err != nil {
 			return err
 		}
 		changed := false
@@ -140,7 +146,11 @@ func (h *groupHandler) Patch(r *http.Request, id string, ops []scim.PatchOperati
 // Delete removes the group and its memberships; its members stay on the team.
 func (h *groupHandler) Delete(r *http.Request, id string) error {
 	err := h.s.store.Update(r.Context(), requestOf(r).teamID, func(ctx context.Context, tx store.Tx) error {
-		if _, err := getGroup(ctx, tx, id); err != nil {
+		g, err := getGroup(ctx, tx, id)
+		if err != nil {
+			return err
+		}
+		if err := h.s.checkIfMatch(r, g.Version); err != nil {
 			return err
 		}
 		return tx.DeleteGroup(ctx, id)
@@ -172,7 +182,7 @@ func groupConflict(err error) error {
 	return err
 }
 
-// applyGroupOp applies one PATCH operation and reports whether the group's own fields changed.
+// applyGroupOp applies one PATCH operation and reports whether the group changed.
 func applyGroupOp(ctx context.Context, tx store.Tx, g *store.Group, op scim.PatchOperation) (bool, error) {
 	if op.Path == nil {
 		m, ok := op.Value.(map[string]any)
@@ -212,7 +222,8 @@ func applyGroupOp(ctx context.Context, tx store.Tx, g *store.Group, op scim.Patc
 		g.ExternalID = ext
 		return true, nil
 	case attr == "members":
-		return false, applyMembersOp(ctx, tx, g.ID, op)
+		// A member change is a change of the group: its version (the ETag) moves on.
+		return true, applyMembersOp(ctx, tx, g.ID, op)
 	}
 	return false, badRequest(scimerrors.ScimTypeInvalidPath, "Groups support displayName, externalId and members.")
 }

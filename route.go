@@ -16,6 +16,7 @@ const (
 	routeDelegate routeKind = iota // handed to the wrapped library
 	routeList                      // GET on a resource collection, served by the Server
 	routeSearch                    // POST .search, served by the Server
+	routeConfig                    // GET /ServiceProviderConfig, served by the Server
 )
 
 // routed is where a request goes after its path has been made canonical.
@@ -100,7 +101,7 @@ func route(method, path string) (routed, bool) {
 		if hasRest {
 			return routed{}, false
 		}
-		return only("GET", routed{path: "/ServiceProviderConfig"})
+		return only("GET", routed{kind: routeConfig, path: "/ServiceProviderConfig"})
 	default: // Schemas, ResourceTypes
 		p := "/" + canon
 		if hasRest {

@@ -42,6 +42,14 @@
 // trailing slash is ignored. A PUT without active leaves active unchanged. Entra ID's
 // soft-delete rename of userName to "<32 hex><email>" deactivates without changing the email.
 //
+// # Versions and rate limits
+//
+// Every resource carries meta.version (W/"<n>"), and single-resource answers carry it as the
+// ETag header. If-Match on PUT, PATCH and DELETE is checked inside the Update that applies the
+// change (stale: 412, nothing changed); If-None-Match on GET of a resource answers 304 when it
+// matches. Config.RateLimit gives each team read and write budgets (429 with Retry-After
+// beyond them); it is off by default.
+//
 // # Errors
 //
 // Every error response is a SCIM error body (urn:ietf:params:scim:api:messages:2.0:Error) with
@@ -308,13 +316,21 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 	case routeSearch:
 		s.serveSearch(w, r, rq, rt)
 		return
+	case routeConfig:
+		body, err := s.serviceProviderConfig(rq.baseURL)
+		if err != nil {
+			writeError(w, s.scimError(err))
+			return
+		}
+		writeJSON(w, http.StatusOK, body)
+		return
 	}
 	srv, err := scim.NewServer(&s.args, scim.WithBaseURL(rq.baseURL), scim.WithLogger(s.elimityLog))
 	if err != nil {
 		writeError(w, s.scimError(err))
 		return
 	}
-	srv.ServeHTTP(w, r)
+	srv.ServeHTTP(conditionalGet(w, r, rt), r)
 }
 
 // readBody reads the whole body within the configured limit and checks its content type.

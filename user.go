@@ -124,6 +124,9 @@ func (h *userHandler) Replace(r *http.Request, id string, attrs scim.ResourceAtt
 		if err != nil {
 			return err
 		}
+		if err := s.checkIfMatch(r, old.Version); err != nil {
+			return err
+		}
 		next := old
 		in.applyTo(&next, true)
 		if next, err = s.prepareChange(old, next); err != nil {
@@ -145,6 +148,9 @@ func (h *userHandler) Patch(r *http.Request, id string, ops []scim.PatchOperatio
 	err := s.store.Update(r.Context(), requestOf(r).teamID, func(ctx context.Context, tx store.Tx) error {
 		old, err := visibleUser(ctx, tx, id)
 		if err != nil {
+			return err
+		}
+		if err := s.checkIfMatch(r, old.Version); err != nil {
 			return err
 		}
 		attrs := userAttributes(old)
@@ -183,6 +189,9 @@ func (h *userHandler) Delete(r *http.Request, id string) error {
 	err := s.store.Update(r.Context(), requestOf(r).teamID, func(ctx context.Context, tx store.Tx) error {
 		old, err := visibleUser(ctx, tx, id)
 		if err != nil {
+			return err
+		}
+		if err := s.checkIfMatch(r, old.Version); err != nil {
 			return err
 		}
 		next := old
