@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"math"
 	"net/http"
 	"net/url"
 	"regexp"
@@ -28,6 +29,9 @@ const (
 
 const listResponseSchema = "urn:ietf:params:scim:api:messages:2.0:ListResponse"
 
+// noCount is the count of a list request that gives none: the page is Config.MaxResults.
+const noCount = math.MinInt
+
 // listParams are the parameters of a list or search request.
 type listParams struct {
 	filter               string
@@ -49,7 +53,7 @@ func listParamsFromQuery(r *http.Request) listParams {
 	if p.startIndex, err = intParam(q.Get("startIndex"), 1); err != nil {
 		bad = append(bad, "startIndex")
 	}
-	if p.count, err = intParam(q.Get("count"), -1); err != nil {
+	if p.count, err = intParam(q.Get("count"), noCount); err != nil {
 		bad = append(bad, "count")
 	}
 	if len(bad) > 0 {
@@ -90,7 +94,7 @@ func (s *Server) serveSearch(w http.ResponseWriter, r *http.Request, rq *request
 		writeError(w, *errNotJSON)
 		return
 	}
-	p := listParams{filter: strings.TrimSpace(body.Filter), startIndex: 1, count: -1,
+	p := listParams{filter: strings.TrimSpace(body.Filter), startIndex: 1, count: noCount,
 		attributes: body.Attributes, excluded: body.ExcludedAttributes}
 	if body.StartIndex != nil {
 		p.startIndex = *body.StartIndex
@@ -110,8 +114,11 @@ func (s *Server) serveList(w http.ResponseWriter, r *http.Request, rq *request, 
 	if p.startIndex < 1 {
 		p.startIndex = 1
 	}
-	if p.count < 0 || p.count > s.cfg.MaxResults {
+	switch {
+	case p.count == noCount || p.count > s.cfg.MaxResults:
 		p.count = s.cfg.MaxResults
+	case p.count < 0:
+		p.count = 0 // RFC 7644 §3.4.2.4: a negative count is 0
 	}
 	expr, err := parseFilter(p.filter)
 	if err != nil {
