@@ -74,52 +74,13 @@ func opaqueTag(tag string) string {
 	return tag
 }
 
-// notModifiedWriter turns the wrapped library's 200 answer to a GET into 304 Not Modified
-// when the request's If-None-Match names the ETag the response carries. The wrapped library
-// cannot set a status itself.
-type notModifiedWriter struct {
-	http.ResponseWriter
-	ifNoneMatch []string
-	wroteHeader bool
-	suppress    bool
-}
-
-func (w *notModifiedWriter) WriteHeader(code int) {
-	if w.wroteHeader {
-		return
-	}
-	w.wroteHeader = true
-	if code == http.StatusOK {
-		if v, err := strconv.ParseInt(opaqueTag(w.Header().Get("ETag")), 10, 64); err == nil && tagsMatch(w.ifNoneMatch, v) {
-			h := w.Header()
-			h.Del("Content-Type")
-			h.Del("Content-Length")
-			w.suppress = true
-			w.ResponseWriter.WriteHeader(http.StatusNotModified)
-			return
-		}
-	}
-	w.ResponseWriter.WriteHeader(code)
-}
-
-func (w *notModifiedWriter) Write(b []byte) (int, error) {
-	if !w.wroteHeader {
-		w.WriteHeader(http.StatusOK)
-	}
-	if w.suppress {
-		return len(b), nil
-	}
-	return w.ResponseWriter.Write(b)
-}
-
-// conditionalGet wraps w for a GET of a single resource that carries If-None-Match.
-func conditionalGet(w http.ResponseWriter, r *http.Request, rt routed) http.ResponseWriter {
-	if r.Method != http.MethodGet || rt.kind != routeDelegate || rt.resource == "" {
-		return w
-	}
+// notModified reports whether a GET's If-None-Match names etag, the resource's current entity
+// tag (W/"<n>").
+func notModified(r *http.Request, etag string) bool {
 	values := r.Header.Values("If-None-Match")
 	if !hasTags(values) {
-		return w
+		return false
 	}
-	return &notModifiedWriter{ResponseWriter: w, ifNoneMatch: values}
+	v, err := strconv.ParseInt(opaqueTag(etag), 10, 64)
+	return err == nil && tagsMatch(values, v)
 }

@@ -19,6 +19,7 @@ import (
 
 // FuzzFilter parses random filters and evaluates what parses against a user and a group:
 // no panic, and every refusal is a 400 invalidFilter whose detail does not echo the filter.
+// It also checks the fast decoding of plain literals against encoding/json.
 // Seeds are the filters of the recorded IdP flows in testdata/ and of the list tests.
 //
 //	go test -run '^$' -fuzz '^FuzzFilter$' -fuzztime 30s .
@@ -57,6 +58,12 @@ func FuzzFilter(f *testing.F) {
 		Created: now, LastModified: now, Version: 3}
 	g := store.Group{ID: "g1", DisplayName: "Eng", ExternalID: "x", Created: now, LastModified: now}
 	f.Fuzz(func(t *testing.T, raw string) {
+		// The fast literal decoding agrees with encoding/json whenever it applies.
+		if v, ok := plainLiteral(`"` + raw + `"`); ok {
+			var want string
+			require.NoError(t, json.Unmarshal([]byte(`"`+raw+`"`), &want), "%q", raw)
+			require.Equal(t, want, v)
+		}
 		expr, err := parseFilter(raw)
 		if err != nil {
 			var ae *apiError

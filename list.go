@@ -11,6 +11,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/elimity-com/scim"
 	scimerrors "github.com/elimity-com/scim/errors"
@@ -71,6 +72,9 @@ func intParam(v string, def int) (int, error) {
 }
 
 func splitAttrs(v string) []string {
+	if v == "" {
+		return nil
+	}
 	var out []string
 	for _, a := range strings.Split(v, ",") {
 		if a = strings.TrimSpace(a); a != "" {
@@ -136,14 +140,13 @@ func (s *Server) serveList(w http.ResponseWriter, r *http.Request, rq *request, 
 		writeError(w, s.scimError(err))
 		return
 	}
-	resp := listResponse{
+	body, err := listResponse{
 		Schemas:      []string{listResponseSchema},
 		TotalResults: total,
 		ItemsPerPage: len(resources),
 		StartIndex:   p.startIndex,
 		Resources:    resources,
-	}
-	body, err := json.Marshal(resp)
+	}.encode()
 	if err != nil {
 		writeError(w, s.scimError(err))
 		return
@@ -252,6 +255,25 @@ type listResponse struct {
 	Resources    []map[string]any `json:"Resources"`
 }
 
+// encode renders the response as encoding/json renders the struct, faster.
+func (l listResponse) encode() ([]byte, error) {
+	b := make([]byte, 0, 256+len(l.Resources)*512)
+	b = append(b, `{"schemas":`...)
+	b, _ = appendJSON(b, l.Schemas)
+	b = append(b, `,"totalResults":`...)
+	b = strconv.AppendInt(b, int64(l.TotalResults), 10)
+	b = append(b, `,"itemsPerPage":`...)
+	b = strconv.AppendInt(b, int64(l.ItemsPerPage), 10)
+	b = append(b, `,"startIndex":`...)
+	b = strconv.AppendInt(b, int64(l.StartIndex), 10)
+	b = append(b, `,"Resources":`...)
+	b, err := appendJSON(b, l.Resources)
+	if err != nil {
+		return nil, err
+	}
+	return append(b, '}'), nil
+}
+
 // renderCommon adds the common attributes the wrapped library adds to a single resource, so
 // that lists and single responses have one shape.
 func renderCommon(m map[string]any, id, resourceType, schemaURN, location string, meta scim.Meta) {
@@ -281,9 +303,12 @@ func queryUsers(ctx context.Context, tx store.Tx, expr filter.Expression, offset
 		return pageStore(listBy(store.UserFilter{}), offset, limit)
 	}
 	if cands, ok, err := indexedCandidates(ctx, tx, expr); ok || err != nil {
+		// A lone equality the index answered needs no second evaluation: the index compares
+		// exactly as matches does (folded userName, exact id and externalId).
+		_, lone := expr.(*filter.AttributeExpression)
 		var match []store.User
 		for _, u := range cands {
-			if !u.Deleted && matches(expr, userDocument(u)) {
+			if !u.Deleted && (lone || matches(expr, userDocument(u))) {
 				match = append(match, u)
 			}
 		}
@@ -513,9 +538,11 @@ func parseSimpleEq(raw string) (filter.Expression, bool) {
 	if len(lit) < 2 || lit[0] != '"' || lit[len(lit)-1] != '"' {
 		return nil, false
 	}
-	var v string
-	if err := json.Unmarshal([]byte(lit), &v); err != nil {
-		return nil, false
+	v, ok := plainLiteral(lit)
+	if !ok {
+		if err := json.Unmarshal([]byte(lit), &v); err != nil {
+			return nil, false
+		}
 	}
 	// The literal must be one token: `"a" or "b"` parses as JSON only if it is one string.
 	path := filter.AttributePath{AttributeName: name}
@@ -526,6 +553,19 @@ func parseSimpleEq(raw string) (filter.Expression, bool) {
 		path = filter.AttributePath{AttributeName: attr, SubAttribute: &sub}
 	}
 	return &filter.AttributeExpression{AttributePath: path, Operator: filter.EQ, CompareValue: v}, true
+}
+
+// plainLiteral returns the value of a quoted JSON string that has no escapes, control
+// characters or inner quotes and is valid UTF-8: the value json.Unmarshal would decode,
+// without its cost.
+func plainLiteral(lit string) (string, bool) {
+	inner := lit[1 : len(lit)-1]
+	for i := 0; i < len(inner); i++ {
+		if c := inner[i]; c < 0x20 || c == '"' || c == '\\' {
+			return "", false
+		}
+	}
+	return inner, utf8.ValidString(inner)
 }
 
 func isAttrChar(c byte) bool {

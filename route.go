@@ -17,6 +17,7 @@ const (
 	routeList                      // GET on a resource collection, served by the Server
 	routeSearch                    // POST .search, served by the Server
 	routeConfig                    // GET /ServiceProviderConfig, served by the Server
+	routeGet                       // GET of one resource: read by its handler, rendered by the Server
 )
 
 // routed is where a request goes after its path has been made canonical.
@@ -83,6 +84,8 @@ func route(method, path string) (routed, bool) {
 		default:
 			rt := routed{path: "/" + canon + "/" + rest, resource: canon}
 			switch method {
+			case http.MethodGet:
+				rt.kind = routeGet
 			case http.MethodPut:
 				rt.prepare = prepare
 			case http.MethodPatch:

@@ -57,8 +57,10 @@
 // scimType. Internal errors answer 500 with a fixed detail; the cause goes to Config.Logger.
 //
 // This package wraps github.com/elimity-com/scim for schema validation, PATCH parsing and
-// application and the discovery endpoints; it serves list and search requests itself, so that
-// the hot IdP queries (userName eq, externalId eq, id eq) are answered from store indexes.
+// application and the /Schemas and /ResourceTypes endpoints. It serves list and search
+// requests itself, so that the hot IdP queries (userName eq, externalId eq, id eq) are
+// answered from store indexes, and renders single-resource reads and /ServiceProviderConfig
+// itself (ETags, 304, and a cheaper encoding than the library's).
 package teamscim
 
 import (
@@ -133,6 +135,7 @@ type Server struct {
 	userSchema schema.Schema // core User + externalId, for PATCH application
 	enterprise schema.Schema // the enterprise User extension
 	args       scim.ServerArgs
+	resources  map[string]scim.ResourceType // by endpoint without the slash ("Users")
 	elimityLog scim.Logger
 	limiter    *rateLimiter // nil: no rate limits
 }
@@ -203,6 +206,10 @@ func New(cfg Config) (*Server, error) {
 	if _, err := scim.NewServer(&s.args); err != nil {
 		return nil, fmt.Errorf("teamscim: %w", err)
 	}
+	s.resources = map[string]scim.ResourceType{}
+	for _, rt := range s.args.ResourceTypes {
+		s.resources[strings.TrimPrefix(rt.Endpoint, "/")] = rt
+	}
 	return s, nil
 }
 
@@ -256,8 +263,10 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 				writeError(rw, errInternal)
 			}
 		}
-		s.log.Debug("teamscim: request", "method", r.Method, "path", r.URL.Path,
-			"status", rw.status, "duration", s.now().Sub(start))
+		if s.log.Enabled(r.Context(), slog.LevelDebug) { // the arguments cost allocations
+			s.log.Debug("teamscim: request", "method", r.Method, "path", r.URL.Path,
+				"status", rw.status, "duration", s.now().Sub(start))
+		}
 	}()
 	s.serve(rw, r)
 }
@@ -316,6 +325,9 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 	case routeSearch:
 		s.serveSearch(w, r, rq, rt)
 		return
+	case routeGet:
+		s.serveGet(w, r, rt)
+		return
 	case routeConfig:
 		body, err := s.serviceProviderConfig(rq.baseURL)
 		if err != nil {
@@ -330,7 +342,7 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 		writeError(w, s.scimError(err))
 		return
 	}
-	srv.ServeHTTP(conditionalGet(w, r, rt), r)
+	srv.ServeHTTP(w, r)
 }
 
 // readBody reads the whole body within the configured limit and checks its content type.
@@ -397,7 +409,8 @@ func (s *Server) authenticate(ctx context.Context, header string) (store.Team, s
 	if !ok {
 		return store.Team{}, store.APIKey{}, errUnauthorized
 	}
-	digest := sha256.Sum256([]byte(secret))
+	var buf [128]byte // keeps the secret's bytes off the heap
+	digest := sha256.Sum256(append(buf[:0], secret...))
 	key, err := s.store.LookupKey(ctx, digest)
 	if errors.Is(err, store.ErrNotFound) {
 		return store.Team{}, store.APIKey{}, errUnauthorized
@@ -503,8 +516,13 @@ func writeError(w http.ResponseWriter, e scimerrors.ScimError) {
 	writeJSON(w, e.Status, body)
 }
 
+// scimContentType is the Content-Type header value of every SCIM answer, shared so that
+// setting it does not allocate (a header slice is only ever replaced, never appended to in
+// place beyond its length).
+var scimContentType = []string{"application/scim+json"}
+
 func writeJSON(w http.ResponseWriter, status int, body []byte) {
-	w.Header().Set("Content-Type", "application/scim+json")
+	w.Header()["Content-Type"] = scimContentType[:1:1]
 	w.WriteHeader(status)
 	_, _ = w.Write(body)
 }
