@@ -155,6 +155,14 @@
 // trailing slash is ignored. A PUT without active leaves active unchanged. Entra ID's
 // soft-delete rename of userName to "<32 hex><email>" deactivates without changing the email.
 //
+// # Versions and rate limits
+//
+// Every resource carries meta.version (W/"<n>"), and single-resource answers carry it as the
+// ETag header. If-Match on PUT, PATCH and DELETE is checked inside the Update that applies the
+// change (stale: 412, nothing changed); If-None-Match on GET of a resource answers 304 when it
+// matches. A group's version moves with its members too. Config.RateLimit gives each team read
+// and write budgets (429 with Retry-After beyond them); it is off by default.
+//
 // # Errors
 //
 // Every error response is a SCIM error body (urn:ietf:params:scim:api:messages:2.0:Error) with
@@ -162,6 +170,8 @@
 // scimType. Internal errors answer 500 with a fixed detail; the cause goes to Config.Logger.
 //
 // This package wraps github.com/elimity-com/scim for schema validation, PATCH parsing and
-// application and the discovery endpoints; it serves list and search requests itself, so that
-// the hot IdP queries (userName eq, externalId eq, id eq) are answered from store indexes.
+// application and the /Schemas and /ResourceTypes endpoints. It serves list and search
+// requests itself, so that the hot IdP queries (userName eq, externalId eq, id eq) are
+// answered from store indexes, and renders single-resource reads and /ServiceProviderConfig
+// itself (ETags, 304, and a cheaper encoding than the library's).
 package teamscim

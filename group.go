@@ -62,7 +62,8 @@ func (h *groupHandler) Create(r *http.Request, attrs scim.ResourceAttributes) (s
 			return groupConflict(err)
 		}
 		fx.event(EventGroupCreated, out.ID, "")
-		return s.addMembers(ctx, tx, fx, out, members)
+		_, err = s.addMembers(ctx, tx, fx, out, members)
+		return err
 	})
 	if err != nil {
 		return scim.Resource{}, s.scimErr(err)
@@ -110,14 +111,22 @@ func (h *groupHandler) Replace(r *http.Request, id string, attrs scim.ResourceAt
 		if err != nil {
 			return err
 		}
-		if g.DisplayName != name || g.ExternalID != ext {
-			g.DisplayName, g.ExternalID = name, ext
-			if err := s.saveGroup(ctx, tx, fx, &g); err != nil {
+		if err := s.checkIfMatch(r, g.Version); err != nil {
+			return err
+		}
+		fields := g.DisplayName != name || g.ExternalID != ext
+		g.DisplayName, g.ExternalID = name, ext
+		members, err := s.setMembers(ctx, tx, fx, g, members)
+		if err != nil {
+			return err
+		}
+		if fields || members {
+			if err := s.saveGroup(ctx, tx, fx, &g, fields); err != nil {
 				return err
 			}
 		}
 		out = g
-		return s.setMembers(ctx, tx, fx, g, members)
+		return nil
 	})
 	if err != nil {
 		return scim.Resource{}, s.scimErr(err)
@@ -139,16 +148,19 @@ func (h *groupHandler) Patch(r *http.Request, id string, ops []scim.PatchOperati
 		if err != nil {
 			return err
 		}
-		changed := false
+		if err := s.checkIfMatch(r, g.Version); err != nil {
+			return err
+		}
+		fields, members := false, false
 		for _, op := range ops {
-			c, err := s.applyGroupOp(ctx, tx, fx, &g, op)
+			f, m, err := s.applyGroupOp(ctx, tx, fx, &g, op)
 			if err != nil {
 				return err
 			}
-			changed = changed || c
+			fields, members = fields || f, members || m
 		}
-		if changed {
-			if err := s.saveGroup(ctx, tx, fx, &g); err != nil {
+		if fields || members {
+			if err := s.saveGroup(ctx, tx, fx, &g, fields); err != nil {
 				return err
 			}
 		}
@@ -175,11 +187,14 @@ func (h *groupHandler) Delete(r *http.Request, id string) error {
 		if err != nil {
 			return err
 		}
+		if err := s.checkIfMatch(r, g.Version); err != nil {
+			return err
+		}
 		members, err := tx.ListMembers(ctx, g.ID, store.ListOptions{})
 		if err != nil {
 			return err
 		}
-		if err := s.removeMembers(ctx, tx, fx, g, members.Items, true); err != nil {
+		if _, err := s.removeMembers(ctx, tx, fx, g, members.Items, true); err != nil {
 			return err
 		}
 		fx.event(EventGroupDeleted, g.ID, "")
@@ -199,13 +214,17 @@ func getGroup(ctx context.Context, tx store.Tx, id string) (store.Group, error) 
 	return g, err
 }
 
-// saveGroup writes a change of the group's own fields.
-func (s *Server) saveGroup(ctx context.Context, tx store.Tx, fx *effects, g *store.Group) error {
+// saveGroup writes a changed group: its version (its ETag) moves on whether its own fields or
+// its members changed; "group updated" is recorded when its own fields did (member changes
+// record their own events).
+func (s *Server) saveGroup(ctx context.Context, tx store.Tx, fx *effects, g *store.Group, fields bool) error {
 	g.LastModified, g.Version = fx.now, g.Version+1
 	if err := tx.UpdateGroup(ctx, *g); err != nil {
 		return groupConflict(err)
 	}
-	fx.event(EventGroupUpdated, g.ID, "")
+	if fields {
+		fx.event(EventGroupUpdated, g.ID, "")
+	}
 	return nil
 }
 
@@ -240,39 +259,39 @@ func countMemberValues(ops []scim.PatchOperation) int {
 	return n
 }
 
-// applyGroupOp applies one PATCH operation and reports whether the group's own fields changed.
-func (s *Server) applyGroupOp(ctx context.Context, tx store.Tx, fx *effects, g *store.Group, op scim.PatchOperation) (bool, error) {
+// applyGroupOp applies one PATCH operation and reports whether it changed the group's own
+// fields, and whether it changed its members (either moves the group's version, its ETag).
+func (s *Server) applyGroupOp(ctx context.Context, tx store.Tx, fx *effects, g *store.Group, op scim.PatchOperation) (fields, members bool, err error) {
 	if op.Path == nil {
 		m, ok := op.Value.(map[string]any)
 		if !ok {
-			return false, badRequest(scimerrors.ScimTypeInvalidValue, "A patch operation without a path needs an object value.")
+			return false, false, badRequest(scimerrors.ScimTypeInvalidValue, "A patch operation without a path needs an object value.")
 		}
-		changed := false
 		for k, v := range m {
 			p, err := filter.ParsePath([]byte(k))
 			if err != nil {
-				return false, badRequest(scimerrors.ScimTypeInvalidPath, "A patch value names an unknown attribute.")
+				return false, false, badRequest(scimerrors.ScimTypeInvalidPath, "A patch value names an unknown attribute.")
 			}
-			c, err := s.applyGroupOp(ctx, tx, fx, g, scim.PatchOperation{Op: op.Op, Path: &p, Value: v})
+			f, mc, err := s.applyGroupOp(ctx, tx, fx, g, scim.PatchOperation{Op: op.Op, Path: &p, Value: v})
 			if err != nil {
-				return false, err
+				return false, false, err
 			}
-			changed = changed || c
+			fields, members = fields || f, members || mc
 		}
-		return changed, nil
+		return fields, members, nil
 	}
 	attr := strings.ToLower(op.Path.AttributePath.AttributeName)
 	switch {
 	case attr == "displayname" && op.Op != scim.PatchOperationRemove:
 		name, ok := op.Value.(string)
 		if !ok || strings.TrimSpace(name) == "" {
-			return false, badRequest(scimerrors.ScimTypeInvalidValue, "displayName must be a non-empty string.")
+			return false, false, badRequest(scimerrors.ScimTypeInvalidValue, "displayName must be a non-empty string.")
 		}
 		changed := g.DisplayName != name
 		g.DisplayName = name
-		return changed, nil
+		return changed, false, nil
 	case attr == "displayname":
-		return false, badRequest(scimerrors.ScimTypeMutability, "displayName is required and cannot be removed.")
+		return false, false, badRequest(scimerrors.ScimTypeMutability, "displayName is required and cannot be removed.")
 	case attr == "externalid":
 		ext, _ := op.Value.(string)
 		if op.Op == scim.PatchOperationRemove {
@@ -280,15 +299,17 @@ func (s *Server) applyGroupOp(ctx context.Context, tx store.Tx, fx *effects, g *
 		}
 		changed := g.ExternalID != ext
 		g.ExternalID = ext
-		return changed, nil
+		return changed, false, nil
 	case attr == "members":
-		return false, s.applyMembersOp(ctx, tx, fx, *g, op)
+		members, err := s.applyMembersOp(ctx, tx, fx, *g, op)
+		return false, members, err
 	}
-	return false, badRequest(scimerrors.ScimTypeInvalidPath, "Groups support displayName, externalId and members.")
+	return false, false, badRequest(scimerrors.ScimTypeInvalidPath, "Groups support displayName, externalId and members.")
 }
 
-// applyMembersOp applies an add, remove or replace on members.
-func (s *Server) applyMembersOp(ctx context.Context, tx store.Tx, fx *effects, g store.Group, op scim.PatchOperation) error {
+// applyMembersOp applies an add, remove or replace on members and reports whether the
+// membership changed.
+func (s *Server) applyMembersOp(ctx context.Context, tx store.Tx, fx *effects, g store.Group, op scim.PatchOperation) (bool, error) {
 	if op.Path.ValueExpression != nil {
 		// members[value eq "id"]: only removal is meaningful.
 		e, ok := op.Path.ValueExpression.(*filter.AttributeExpression)
@@ -297,13 +318,13 @@ func (s *Server) applyMembersOp(ctx context.Context, tx store.Tx, fx *effects, g
 			id, isStr = e.CompareValue.(string)
 		}
 		if !ok || !isStr || e.Operator != filter.EQ || !strings.EqualFold(e.AttributePath.AttributeName, "value") || op.Op != scim.PatchOperationRemove {
-			return badRequest(scimerrors.ScimTypeInvalidPath, `Member filters must have the form members[value eq "<id>"] and be removed.`)
+			return false, badRequest(scimerrors.ScimTypeInvalidPath, `Member filters must have the form members[value eq "<id>"] and be removed.`)
 		}
 		return s.removeMembers(ctx, tx, fx, g, []string{id}, false)
 	}
 	ids, err := memberIDs(op.Value)
 	if err != nil {
-		return err
+		return false, err
 	}
 	switch op.Op {
 	case scim.PatchOperationAdd:
@@ -352,28 +373,28 @@ func grantsSupport(g store.Group) bool { return slices.ContainsFunc(g.Roles, isS
 // addMembers adds users to g after checking that each is a provisioned, active member of the
 // team (the first one that is not fails the whole request). A member the group's roles give
 // a seat takes it (refused: 403, and nothing of the request applies).
-func (s *Server) addMembers(ctx context.Context, tx store.Tx, fx *effects, g store.Group, ids []string) error {
+func (s *Server) addMembers(ctx context.Context, tx store.Tx, fx *effects, g store.Group, ids []string) (bool, error) {
 	if len(ids) == 0 {
-		return nil
+		return false, nil
 	}
 	users := make(map[string]store.User, len(ids))
 	for _, id := range ids {
 		u, err := tx.GetUser(ctx, id)
 		if errors.Is(err, store.ErrNotFound) || (err == nil && (u.Deleted || !u.Active)) {
-			return badRequest(scimerrors.ScimTypeInvalidValue,
+			return false, badRequest(scimerrors.ScimTypeInvalidValue,
 				"Member %q is not a provisioned, active user of this team: provision the user before adding them to a group.", id)
 		}
 		if err != nil {
-			return err
+			return false, err
 		}
 		if u.Pending {
-			return errPendingInGroup(id)
+			return false, errPendingInGroup(id)
 		}
 		users[id] = u
 	}
 	added, err := tx.AddMembers(ctx, g.ID, ids)
 	if err != nil {
-		return err
+		return false, err
 	}
 	for _, id := range added {
 		fx.event(EventMemberAdded, id, g.ID)
@@ -382,27 +403,27 @@ func (s *Server) addMembers(ctx context.Context, tx store.Tx, fx *effects, g sto
 			continue
 		}
 		if err := s.syncSeat(ctx, tx, fx, &u); err != nil {
-			return err
+			return false, err
 		}
 		if u.Seat {
 			if err := tx.UpdateUser(ctx, u); err != nil {
-				return err
+				return false, err
 			}
 		}
 	}
-	return nil
+	return len(added) > 0, nil
 }
 
 // removeMembers takes users out of g. A member who loses the last role that held their seat
 // frees it. With deleting (the group is being deleted), a member whose only route into the
 // team was g is deactivated.
-func (s *Server) removeMembers(ctx context.Context, tx store.Tx, fx *effects, g store.Group, ids []string, deleting bool) error {
+func (s *Server) removeMembers(ctx context.Context, tx store.Tx, fx *effects, g store.Group, ids []string, deleting bool) (bool, error) {
 	if len(ids) == 0 {
-		return nil
+		return false, nil
 	}
 	removed, err := tx.RemoveMembers(ctx, g.ID, ids)
 	if err != nil {
-		return err
+		return false, err
 	}
 	for _, id := range removed {
 		fx.event(EventMemberRemoved, id, g.ID)
@@ -411,40 +432,40 @@ func (s *Server) removeMembers(ctx context.Context, tx store.Tx, fx *effects, g 
 			continue // a member id of a user the team no longer has
 		}
 		if err != nil {
-			return err
+			return false, err
 		}
 		if deleting && u.ViaGroups && onTeam(u) {
 			others, err := tx.GroupsOf(ctx, id)
 			if err != nil {
-				return err
+				return false, err
 			}
 			if len(others) == 0 {
 				next := u
 				next.Active = false
 				next.LastModified, next.Version = fx.now, u.Version+1
 				if err := s.saveUser(ctx, tx, fx, u, next, ""); err != nil {
-					return err
+					return false, err
 				}
 				continue
 			}
 		}
 		if u.Seat && grantsSeat(g) && !slices.ContainsFunc(u.Roles, isSeatRole) {
 			if err := s.syncSeat(ctx, tx, fx, &u); err != nil {
-				return err
+				return false, err
 			}
 			if err := tx.UpdateUser(ctx, u); err != nil {
-				return err
+				return false, err
 			}
 		}
 	}
-	return nil
+	return len(removed) > 0, nil
 }
 
 // setMembers makes the group's members exactly ids, writing only the difference.
-func (s *Server) setMembers(ctx context.Context, tx store.Tx, fx *effects, g store.Group, ids []string) error {
+func (s *Server) setMembers(ctx context.Context, tx store.Tx, fx *effects, g store.Group, ids []string) (bool, error) {
 	current, err := tx.ListMembers(ctx, g.ID, store.ListOptions{})
 	if err != nil {
-		return err
+		return false, err
 	}
 	want := make(map[string]bool, len(ids))
 	for _, id := range ids {
@@ -464,10 +485,12 @@ func (s *Server) setMembers(ctx context.Context, tx store.Tx, fx *effects, g sto
 			have[id] = true
 		}
 	}
-	if err := s.removeMembers(ctx, tx, fx, g, remove, false); err != nil {
-		return err
+	removed, err := s.removeMembers(ctx, tx, fx, g, remove, false)
+	if err != nil {
+		return false, err
 	}
-	return s.addMembers(ctx, tx, fx, g, add)
+	added, err := s.addMembers(ctx, tx, fx, g, add)
+	return removed || added, err
 }
 
 // groupRef names a group in a user's groups attribute: by id or by displayName.

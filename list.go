@@ -4,12 +4,14 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"math"
 	"net/http"
 	"net/url"
 	"regexp"
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/elimity-com/scim"
 	scimerrors "github.com/elimity-com/scim/errors"
@@ -27,6 +29,9 @@ const (
 )
 
 const listResponseSchema = "urn:ietf:params:scim:api:messages:2.0:ListResponse"
+
+// noCount is the count of a list request that gives none: the page is Config.MaxResults.
+const noCount = math.MinInt
 
 // listParams are the parameters of a list or search request.
 type listParams struct {
@@ -49,7 +54,7 @@ func listParamsFromQuery(r *http.Request) listParams {
 	if p.startIndex, err = intParam(q.Get("startIndex"), 1); err != nil {
 		bad = append(bad, "startIndex")
 	}
-	if p.count, err = intParam(q.Get("count"), -1); err != nil {
+	if p.count, err = intParam(q.Get("count"), noCount); err != nil {
 		bad = append(bad, "count")
 	}
 	if len(bad) > 0 {
@@ -67,6 +72,9 @@ func intParam(v string, def int) (int, error) {
 }
 
 func splitAttrs(v string) []string {
+	if v == "" {
+		return nil
+	}
 	var out []string
 	for _, a := range strings.Split(v, ",") {
 		if a = strings.TrimSpace(a); a != "" {
@@ -90,7 +98,7 @@ func (s *Server) serveSearch(w http.ResponseWriter, r *http.Request, rq *request
 		writeError(w, *errNotJSON)
 		return
 	}
-	p := listParams{filter: strings.TrimSpace(body.Filter), startIndex: 1, count: -1,
+	p := listParams{filter: strings.TrimSpace(body.Filter), startIndex: 1, count: noCount,
 		attributes: body.Attributes, excluded: body.ExcludedAttributes}
 	if body.StartIndex != nil {
 		p.startIndex = *body.StartIndex
@@ -110,8 +118,11 @@ func (s *Server) serveList(w http.ResponseWriter, r *http.Request, rq *request, 
 	if p.startIndex < 1 {
 		p.startIndex = 1
 	}
-	if p.count < 0 || p.count > s.cfg.MaxResults {
+	switch {
+	case p.count == noCount || p.count > s.cfg.MaxResults:
 		p.count = s.cfg.MaxResults
+	case p.count < 0:
+		p.count = 0 // RFC 7644 §3.4.2.4: a negative count is 0
 	}
 	expr, err := parseFilter(p.filter)
 	if err != nil {
@@ -129,14 +140,13 @@ func (s *Server) serveList(w http.ResponseWriter, r *http.Request, rq *request, 
 		writeError(w, s.scimError(err))
 		return
 	}
-	resp := listResponse{
+	body, err := listResponse{
 		Schemas:      []string{listResponseSchema},
 		TotalResults: total,
 		ItemsPerPage: len(resources),
 		StartIndex:   p.startIndex,
 		Resources:    resources,
-	}
-	body, err := json.Marshal(resp)
+	}.encode()
 	if err != nil {
 		writeError(w, s.scimError(err))
 		return
@@ -245,6 +255,25 @@ type listResponse struct {
 	Resources    []map[string]any `json:"Resources"`
 }
 
+// encode renders the response as encoding/json renders the struct, faster.
+func (l listResponse) encode() ([]byte, error) {
+	b := make([]byte, 0, 256+len(l.Resources)*512)
+	b = append(b, `{"schemas":`...)
+	b, _ = appendJSON(b, l.Schemas)
+	b = append(b, `,"totalResults":`...)
+	b = strconv.AppendInt(b, int64(l.TotalResults), 10)
+	b = append(b, `,"itemsPerPage":`...)
+	b = strconv.AppendInt(b, int64(l.ItemsPerPage), 10)
+	b = append(b, `,"startIndex":`...)
+	b = strconv.AppendInt(b, int64(l.StartIndex), 10)
+	b = append(b, `,"Resources":`...)
+	b, err := appendJSON(b, l.Resources)
+	if err != nil {
+		return nil, err
+	}
+	return append(b, '}'), nil
+}
+
 // renderCommon adds the common attributes the wrapped library adds to a single resource, so
 // that lists and single responses have one shape.
 func renderCommon(m map[string]any, id, resourceType, schemaURN, location string, meta scim.Meta) {
@@ -274,9 +303,12 @@ func queryUsers(ctx context.Context, tx store.Tx, expr filter.Expression, offset
 		return pageStore(listBy(store.UserFilter{}), offset, limit)
 	}
 	if cands, ok, err := indexedCandidates(ctx, tx, expr); ok || err != nil {
+		// A lone equality the index answered needs no second evaluation: the index compares
+		// exactly as matches does (folded userName, exact id and externalId).
+		_, lone := expr.(*filter.AttributeExpression)
 		var match []store.User
 		for _, u := range cands {
-			if !u.Deleted && matches(expr, userDocument(u)) {
+			if !u.Deleted && (lone || matches(expr, userDocument(u))) {
 				match = append(match, u)
 			}
 		}
@@ -506,9 +538,11 @@ func parseSimpleEq(raw string) (filter.Expression, bool) {
 	if len(lit) < 2 || lit[0] != '"' || lit[len(lit)-1] != '"' {
 		return nil, false
 	}
-	var v string
-	if err := json.Unmarshal([]byte(lit), &v); err != nil {
-		return nil, false
+	v, ok := plainLiteral(lit)
+	if !ok {
+		if err := json.Unmarshal([]byte(lit), &v); err != nil {
+			return nil, false
+		}
 	}
 	// The literal must be one token: `"a" or "b"` parses as JSON only if it is one string.
 	path := filter.AttributePath{AttributeName: name}
@@ -519,6 +553,19 @@ func parseSimpleEq(raw string) (filter.Expression, bool) {
 		path = filter.AttributePath{AttributeName: attr, SubAttribute: &sub}
 	}
 	return &filter.AttributeExpression{AttributePath: path, Operator: filter.EQ, CompareValue: v}, true
+}
+
+// plainLiteral returns the value of a quoted JSON string that has no escapes, control
+// characters or inner quotes and is valid UTF-8: the value json.Unmarshal would decode,
+// without its cost.
+func plainLiteral(lit string) (string, bool) {
+	inner := lit[1 : len(lit)-1]
+	for i := 0; i < len(inner); i++ {
+		if c := inner[i]; c < 0x20 || c == '"' || c == '\\' {
+			return "", false
+		}
+	}
+	return inner, utf8.ValidString(inner)
 }
 
 func isAttrChar(c byte) bool {

@@ -135,13 +135,14 @@ func TestPaging(t *testing.T) {
 	}
 
 	for q, want := range map[string]struct{ start, n int }{
-		"startIndex=0&count=2":  {1, 2},
-		"startIndex=-5&count=2": {1, 2},
-		"count=-1":              {1, 100},
-		"count=1000":            {1, 100},
-		"count=0":               {1, 0},
-		"startIndex=250":        {250, 1},
-		"startIndex=251":        {251, 0},
+		"startIndex=0&count=2":   {1, 2},
+		"startIndex=-5&count=2":  {1, 2},
+		"count=-1":               {1, 0}, // RFC 7644 §3.4.2.4: negative is 0
+		"count=-50&startIndex=3": {3, 0},
+		"count=1000":             {1, 100},
+		"count=0":                {1, 0},
+		"startIndex=250":         {250, 1},
+		"startIndex=251":         {251, 0},
 	} {
 		res := e.req(http.MethodGet, "/Users?"+q, nil)
 		ids := listIDs(t, res)

@@ -16,6 +16,8 @@ const (
 	routeDelegate routeKind = iota // handed to the wrapped library
 	routeList                      // GET on a resource collection, served by the Server
 	routeSearch                    // POST .search, served by the Server
+	routeConfig                    // GET /ServiceProviderConfig, served by the Server
+	routeGet                       // GET of one resource: read by its handler, rendered by the Server
 )
 
 // routed is where a request goes after its path has been made canonical.
@@ -82,6 +84,8 @@ func route(method, path string) (routed, bool) {
 		default:
 			rt := routed{path: "/" + canon + "/" + rest, resource: canon}
 			switch method {
+			case http.MethodGet:
+				rt.kind = routeGet
 			case http.MethodPut:
 				rt.prepare = prepare
 			case http.MethodPatch:
@@ -100,7 +104,7 @@ func route(method, path string) (routed, bool) {
 		if hasRest {
 			return routed{}, false
 		}
-		return only("GET", routed{path: "/ServiceProviderConfig"})
+		return only("GET", routed{kind: routeConfig, path: "/ServiceProviderConfig"})
 	default: // Schemas, ResourceTypes
 		p := "/" + canon
 		if hasRest {

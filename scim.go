@@ -80,6 +80,9 @@ type Config struct {
 	// Events receives the audit trail (keys, SCIM switch, provisioning, groups). Default:
 	// discard.
 	Events EventSink
+	// RateLimit sets per-team request budgets (429 with Retry-After beyond them). The zero
+	// value, the default, limits nothing; PostmanRateLimits is Postman's documented budget.
+	RateLimit RateLimits
 	// Now is the clock. Default: time.Now.
 	Now func() time.Time
 }
@@ -97,7 +100,9 @@ type Server struct {
 	userSchema schema.Schema // core User + externalId, for PATCH application
 	enterprise schema.Schema // the enterprise User extension
 	args       scim.ServerArgs
+	resources  map[string]scim.ResourceType // by endpoint without the slash ("Users")
 	elimityLog scim.Logger
+	limiter    *rateLimiter // nil: no rate limits
 }
 
 // New returns a Server for cfg.
@@ -138,6 +143,9 @@ func New(cfg Config) (*Server, error) {
 	cfg.BaseURL = strings.TrimRight(cfg.BaseURL, "/")
 	s := &Server{cfg: cfg, log: cfg.Logger, store: cfg.Store, now: cfg.Now}
 	s.elimityLog = elimityLogger{s.log}
+	if cfg.RateLimit.enabled() {
+		s.limiter = newRateLimiter(cfg.RateLimit)
+	}
 
 	userSchema := clip(schema.CoreUserSchema())
 	s.userSchema = withExternalID(userSchema)
@@ -177,6 +185,10 @@ func New(cfg Config) (*Server, error) {
 	}
 	if _, err := scim.NewServer(&s.args); err != nil {
 		return nil, fmt.Errorf("teamscim: %w", err)
+	}
+	s.resources = map[string]scim.ResourceType{}
+	for _, rt := range s.args.ResourceTypes {
+		s.resources[strings.TrimPrefix(rt.Endpoint, "/")] = rt
 	}
 	return s, nil
 }
@@ -232,8 +244,10 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 				writeError(rw, errInternal)
 			}
 		}
-		s.log.Debug("teamscim: request", "method", r.Method, "path", r.URL.Path,
-			"status", rw.status, "duration", s.now().Sub(start))
+		if s.log.Enabled(r.Context(), slog.LevelDebug) { // the arguments cost allocations
+			s.log.Debug("teamscim: request", "method", r.Method, "path", r.URL.Path,
+				"status", rw.status, "duration", s.now().Sub(start))
+		}
 	}()
 	s.serve(rw, r)
 }
@@ -257,6 +271,9 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 			w.Header().Set("WWW-Authenticate", `Bearer realm="SCIM"`)
 		}
 		writeError(w, s.scimError(err))
+		return
+	}
+	if !s.checkRate(w, r, team.ID) {
 		return
 	}
 
@@ -288,6 +305,17 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 		return
 	case routeSearch:
 		s.serveSearch(w, r, rq, rt)
+		return
+	case routeGet:
+		s.serveGet(w, r, rt)
+		return
+	case routeConfig:
+		body, err := s.serviceProviderConfig(rq.baseURL)
+		if err != nil {
+			writeError(w, s.scimError(err))
+			return
+		}
+		writeJSON(w, http.StatusOK, body)
 		return
 	}
 	srv, err := scim.NewServer(&s.args, scim.WithBaseURL(rq.baseURL), scim.WithLogger(s.elimityLog))
@@ -366,7 +394,8 @@ func (s *Server) authenticate(ctx context.Context, header string) (store.Team, s
 	if !ok {
 		return store.Team{}, store.APIKey{}, errUnauthorized
 	}
-	digest := sha256.Sum256([]byte(secret))
+	var buf [128]byte // keeps the secret's bytes off the heap
+	digest := sha256.Sum256(append(buf[:0], secret...))
 	key, err := s.store.LookupKey(ctx, digest)
 	if errors.Is(err, store.ErrNotFound) {
 		return store.Team{}, store.APIKey{}, errUnauthorized
@@ -489,8 +518,13 @@ func writeError(w http.ResponseWriter, e scimerrors.ScimError) {
 	writeJSON(w, e.Status, body)
 }
 
+// scimContentType is the Content-Type header value of every SCIM answer, shared so that
+// setting it does not allocate (a header slice is only ever replaced, never appended to in
+// place beyond its length).
+var scimContentType = []string{"application/scim+json"}
+
 func writeJSON(w http.ResponseWriter, status int, body []byte) {
-	w.Header().Set("Content-Type", "application/scim+json")
+	w.Header()["Content-Type"] = scimContentType[:1:1]
 	w.WriteHeader(status)
 	_, _ = w.Write(body)
 }

@@ -178,6 +178,9 @@ func (h *userHandler) Replace(r *http.Request, id string, attrs scim.ResourceAtt
 		if err != nil {
 			return err
 		}
+		if err := s.checkIfMatch(r, old.Version); err != nil {
+			return err
+		}
 		next := old
 		in.applyTo(&next, true)
 		if next, err = s.prepareChange(ctx, tx, old, next); err != nil {
@@ -200,6 +203,9 @@ func (h *userHandler) Patch(r *http.Request, id string, ops []scim.PatchOperatio
 	err := s.update(r.Context(), rq.teamID, rq.actor(), func(ctx context.Context, tx store.Tx, fx *effects) error {
 		old, err := visibleUser(ctx, tx, id)
 		if err != nil {
+			return err
+		}
+		if err := s.checkIfMatch(r, old.Version); err != nil {
 			return err
 		}
 		attrs := userAttributes(old)
@@ -239,6 +245,9 @@ func (h *userHandler) Delete(r *http.Request, id string) error {
 	err := s.update(r.Context(), rq.teamID, rq.actor(), func(ctx context.Context, tx store.Tx, fx *effects) error {
 		old, err := visibleUser(ctx, tx, id)
 		if err != nil {
+			return err
+		}
+		if err := s.checkIfMatch(r, old.Version); err != nil {
 			return err
 		}
 		next := old

@@ -34,7 +34,9 @@
 //	-seats N               seats the demo team has bought, 0 = unlimited (default 0)
 //	-seat-policy p         what happens beyond -seats: limit (refuse with 403), autoflex or
 //	                       trueup (admit and record the overage) (default limit)
-//	-rate-limit r          off or postman (default off)
+//	-rate-limit r          off or postman (default off); postman limits the demo team to
+//	                       Postman's 180 writes and 300 reads per minute (429 with Retry-After
+//	                       beyond them)
 //	-key-ttl d             the demo key (and every rotated one) expires d after it is
 //	                       generated, for example 1h; 0 = never (default 0)
 //	-rotate-key d          regenerate the demo key every d (for example 10m) and print the new
@@ -44,9 +46,6 @@
 //	                       rotation, so that an identity provider can switch over
 //	-store s               memory (default), or a postgres:// or postgresql:// connection URL
 //	                       to keep the data in PostgreSQL (package pgstore)
-//
-// Rate limits are not implemented in this version: -rate-limit is validated, and postman only
-// prints a warning.
 //
 // Workspaces: the server keeps an in-memory workspace service (package memworkspace). Every
 // member provisioned gets a personal workspace and an internal one of their own, so the
@@ -162,7 +161,7 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs.BoolVar(&o.requireEmail, "require-email", true, "userName must be an email address; false accepts any non-empty userName (for generic SCIM test suites)")
 	fs.IntVar(&o.seats, "seats", 0, "seats `N` the demo team has bought, 0 = unlimited")
 	fs.StringVar(&o.seatPolicy, "seat-policy", "limit", "what happens beyond -seats: `policy` limit (refuse), autoflex or trueup (admit and record the overage)")
-	fs.StringVar(&o.rateLimit, "rate-limit", "off", "per-team rate `limits`: off or postman (NOT IMPLEMENTED YET: validated, postman only prints a warning)")
+	fs.StringVar(&o.rateLimit, "rate-limit", "off", "per-team rate `limits`: off, or postman for Postman's 180 writes and 300 reads per minute (429 with Retry-After beyond them)")
 	fs.DurationVar(&o.keyTTL, "key-ttl", 0, "the demo key (and each rotated one) expires this `duration` after it is generated, e.g. 1h; 0 = never")
 	fs.DurationVar(&o.rotateKey, "rotate-key", 0, "regenerate the demo key every `duration` (e.g. 10m) and print the new one; the previous key is revoked at once unless -keep-previous-key; 0 = never")
 	fs.BoolVar(&o.keepPrevious, "keep-previous-key", false, "with -rotate-key, keep the previous key active until the next rotation")
@@ -236,9 +235,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	log := slog.New(slog.NewTextHandler(stderr, nil))
-	if o.rateLimit != "off" {
-		log.Warn("rate limits are not implemented in this version yet: -rate-limit is ignored and requests are not limited",
-			"rate-limit", o.rateLimit)
+	var limits teamscim.RateLimits
+	if o.rateLimit == "postman" {
+		limits = teamscim.PostmanRateLimits
 	}
 
 	var st store.Store = memstore.New()
@@ -268,6 +267,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 				demoWorkspaces(workspaces, e.TeamID, e.Target)
 			}
 		}),
+		RateLimit: limits,
 	})
 	if err != nil {
 		return err
@@ -337,7 +337,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if base == "" {
 		base = "http://" + displayAddr(ln.Addr()) + "/scim/v2"
 	}
-	log.Info("serving SCIM", "addr", ln.Addr().String(), "team", team.ID, "store", storeKind, "require-email", o.requireEmail)
+	log.Info("serving SCIM", "addr", ln.Addr().String(), "team", team.ID, "store", storeKind, "require-email", o.requireEmail, "rate-limit", o.rateLimit)
 	logKey(log, key.Key, o)
 	fmt.Fprintf(stdout, "SCIM base URL: %s\nSCIM API key: %s\n", base, key.Secret)
 

@@ -12,6 +12,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -244,19 +245,31 @@ func TestRandomKeysDiffer(t *testing.T) {
 	}
 }
 
-func TestNotImplementedFlagsWarn(t *testing.T) {
-	in := start(t, "-rate-limit", "postman")
-	if code, _, body := do(t, http.MethodGet, in.base+"/Users", in.key, ""); code != http.StatusOK {
-		t.Errorf("GET /Users: %d %s, want 200", code, body)
+// -rate-limit postman limits the demo team to 300 reads per minute: a burst of reads meets a
+// 429 with Retry-After and a SCIM error body; without the flag nothing is limited.
+func TestRateLimitFlag(t *testing.T) {
+	reads := func(in instance, n int) (int, http.Header, []byte) {
+		for i := 0; i < n; i++ {
+			code, h, body := do(t, http.MethodGet, in.base+"/Users?count=1", in.key, "")
+			if code != http.StatusOK {
+				return code, h, body
+			}
+		}
+		return http.StatusOK, nil, nil
 	}
-	s := in.stderr.String()
-	if !strings.Contains(s, "rate limits are not implemented") {
-		t.Errorf("stderr does not warn about the unimplemented flags:\n%s", s)
+	limited := start(t, "-rate-limit", "postman")
+	code, h, body := reads(limited, 1000)
+	if code != http.StatusTooManyRequests {
+		t.Fatalf("1,000 reads with -rate-limit postman: last status %d %s, want a 429", code, body)
 	}
-
-	quiet := start(t)
-	if s := quiet.stderr.String(); strings.Contains(s, "not implemented") {
-		t.Errorf("stderr warns with default flags:\n%s", s)
+	if secs, err := strconv.Atoi(h.Get("Retry-After")); err != nil || secs < 1 {
+		t.Errorf("Retry-After = %q, want an integer >= 1", h.Get("Retry-After"))
+	}
+	if !strings.Contains(string(body), `"status":"429"`) || !strings.Contains(string(body), "urn:ietf:params:scim:api:messages:2.0:Error") {
+		t.Errorf("429 body is not a SCIM error: %s", body)
+	}
+	if code, _, body := reads(start(t), 400); code != http.StatusOK {
+		t.Errorf("400 reads without -rate-limit: %d %s, want 200", code, body)
 	}
 }
 
@@ -303,7 +316,7 @@ func TestHelp(t *testing.T) {
 	if !errors.Is(err, flag.ErrHelp) {
 		t.Fatalf("run(-h) = %v, want flag.ErrHelp", err)
 	}
-	for _, f := range []string{"-addr", "-api-key", "-key-ttl", "-rotate-key", "-keep-previous-key", "-seats", "-seat-policy", "-rate-limit", "-require-email", "-store", "NOT IMPLEMENTED"} {
+	for _, f := range []string{"-addr", "-api-key", "-key-ttl", "-rotate-key", "-keep-previous-key", "-seats", "-seat-policy", "-rate-limit", "-require-email", "-store", "postman"} {
 		if !strings.Contains(stderr.String(), f) {
 			t.Errorf("usage does not mention %s:\n%s", f, stderr.String())
 		}
