@@ -130,9 +130,9 @@ const scim10UserURN = "urn:scim:schemas:core:1.0"
 // groups attribute (read-only to the wrapped library, Postman's "groups to join" on create)
 // moves to rq.
 func prepareUser(body []byte, rq *request) ([]byte, *scimerrors.ScimError) {
-	m, err := decodeObject(body)
-	if err != nil {
-		return nil, errNotJSON
+	m, serr := decodeBody(body)
+	if serr != nil {
+		return nil, serr
 	}
 	ensureSchema(m, schema.UserSchema)
 	for k, v := range m {
@@ -168,9 +168,9 @@ func prepareUser(body []byte, rq *request) ([]byte, *scimerrors.ScimError) {
 // prepareGroup makes a POST or PUT /Groups body acceptable to the wrapped validator: the
 // core Group URN listed (Entra ID adds Microsoft's own URN), read-only id and meta dropped.
 func prepareGroup(body []byte, _ *request) ([]byte, *scimerrors.ScimError) {
-	m, err := decodeObject(body)
-	if err != nil {
-		return nil, errNotJSON
+	m, serr := decodeBody(body)
+	if serr != nil {
+		return nil, serr
 	}
 	ensureSchema(m, schema.GroupSchema)
 	for k := range m {
@@ -215,9 +215,9 @@ func ensureSchema(m map[string]any, core string) {
 // dropped, and extension objects in path-less values flattened to "urn:...:attr" keys (the
 // wrapped validator refuses the nested form).
 func preparePatch(body []byte, _ *request) ([]byte, *scimerrors.ScimError) {
-	m, err := decodeObject(body)
-	if err != nil {
-		return nil, errNotJSON
+	m, serr := decodeBody(body)
+	if serr != nil {
+		return nil, serr
 	}
 	for k, v := range m {
 		if !strings.EqualFold(k, "operations") {
@@ -296,6 +296,45 @@ func stringBool(v any) any {
 		}
 	}
 	return v
+}
+
+// errNUL answers a body with a NUL character in a string: no store can be asked to keep one
+// (PostgreSQL text cannot), so every store refuses it alike.
+var errNUL = &scimerrors.ScimError{Status: http.StatusBadRequest, ScimType: scimerrors.ScimTypeInvalidValue,
+	Detail: "Strings may not contain the NUL character (U+0000)."}
+
+// decodeBody decodes a request body that must be a JSON object without NUL characters in its
+// strings (values or names).
+func decodeBody(body []byte) (map[string]any, *scimerrors.ScimError) {
+	m, err := decodeObject(body)
+	if err != nil {
+		return nil, errNotJSON
+	}
+	if hasNUL(m) {
+		return nil, errNUL
+	}
+	return m, nil
+}
+
+// hasNUL reports whether a decoded JSON value holds a NUL character in a string or a name.
+func hasNUL(v any) bool {
+	switch x := v.(type) {
+	case string:
+		return strings.IndexByte(x, 0) >= 0
+	case map[string]any:
+		for k, e := range x {
+			if strings.IndexByte(k, 0) >= 0 || hasNUL(e) {
+				return true
+			}
+		}
+	case []any:
+		for _, e := range x {
+			if hasNUL(e) {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 func decodeObject(body []byte) (map[string]any, error) {

@@ -450,3 +450,27 @@ func TestProjection(t *testing.T) {
 	assert.NotContains(t, r0, "userName")
 	assert.Equal(t, id, r0["id"])
 }
+
+// A NUL character in any string of a body is refused with 400 and changes nothing, so that
+// every store behaves alike (PostgreSQL text cannot hold one).
+func TestNULCharactersRefused(t *testing.T) {
+	e := newEnv(t)
+	id := e.createUser("ann@example.com")
+	gid := e.createGroup("Eng")
+	for name, c := range map[string]struct{ method, path, body string }{
+		"POST user":    {http.MethodPost, "/Users", `{"userName":"bob@example.com","name":{"givenName":"B\u0000b","familyName":"F"}}`},
+		"PUT user":     {http.MethodPut, "/Users/" + id, `{"userName":"ann@example.com","displayName":"A\u0000"}`},
+		"PATCH user":   {http.MethodPatch, "/Users/" + id, `{"schemas":["urn:ietf:params:scim:api:messages:2.0:PatchOp"],"Operations":[{"op":"replace","path":"name.givenName","value":"x\u0000"}]}`},
+		"POST group":   {http.MethodPost, "/Groups", `{"displayName":"Ops\u0000"}`},
+		"PATCH group":  {http.MethodPatch, "/Groups/" + gid, `{"schemas":["urn:ietf:params:scim:api:messages:2.0:PatchOp"],"Operations":[{"op":"replace","path":"displayName","value":"E\u0000"}]}`},
+		"name of attr": {http.MethodPost, "/Users", `{"userName":"cy@example.com","x\u0000":"y"}`},
+	} {
+		t.Run(name, func(t *testing.T) {
+			requireSCIMError(t, e.req(c.method, c.path, c.body), http.StatusBadRequest, "invalidValue")
+		})
+	}
+	assert.Equal(t, 1, e.countUsers())
+	assert.Equal(t, "Given", e.user(id).GivenName)
+	g, _ := e.group(gid)
+	assert.Equal(t, "Eng", g.DisplayName)
+}
