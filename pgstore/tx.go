@@ -72,6 +72,18 @@ func (x *tx) fail(ctx context.Context, op string, err error) error {
 	return dbErr(ctx, op, err)
 }
 
+// execOne runs a statement that changes one row of the team; changing none is notFound.
+func (x *tx) execOne(ctx context.Context, notFound error, op, sql string, args ...any) error {
+	tag, err := x.exec(ctx, op, sql, args...)
+	if err != nil {
+		return err
+	}
+	if tag.RowsAffected() == 0 {
+		return notFound
+	}
+	return nil
+}
+
 // exec runs a statement.
 func (x *tx) exec(ctx context.Context, op, sql string, args ...any) (pgconn.CommandTag, error) {
 	x.mu.Lock()
@@ -267,15 +279,8 @@ func (x *tx) UpdateKey(ctx context.Context, k store.APIKey) error {
 	if !storable(k.ID) {
 		return notFound
 	}
-	tag, err := x.exec(ctx, "update key", `UPDATE teamscim_keys SET name = $3, status = $4, last_used = $5, expires = $6
+	return x.execOne(ctx, notFound, "update key", `UPDATE teamscim_keys SET name = $3, status = $4, last_used = $5, expires = $6
 		WHERE team_id = $1 AND id = $2`, x.teamID, k.ID, k.Name, string(k.Status), ts(k.LastUsed), ts(k.Expires))
-	if err != nil {
-		return err
-	}
-	if tag.RowsAffected() == 0 {
-		return notFound
-	}
-	return nil
 }
 
 // DeleteKey implements store.Tx.
@@ -287,14 +292,7 @@ func (x *tx) DeleteKey(ctx context.Context, id string) error {
 	if !storable(id) {
 		return notFound
 	}
-	tag, err := x.exec(ctx, "delete key", `DELETE FROM teamscim_keys WHERE team_id = $1 AND id = $2`, x.teamID, id)
-	if err != nil {
-		return err
-	}
-	if tag.RowsAffected() == 0 {
-		return notFound
-	}
-	return nil
+	return x.execOne(ctx, notFound, "delete key", `DELETE FROM teamscim_keys WHERE team_id = $1 AND id = $2`, x.teamID, id)
 }
 
 // ListKeys implements store.Tx.
@@ -594,14 +592,7 @@ func (x *tx) DeleteGroup(ctx context.Context, id string) error {
 	if !storable(id) {
 		return notFound
 	}
-	tag, err := x.exec(ctx, "delete group", `DELETE FROM teamscim_groups WHERE team_id = $1 AND id = $2`, x.teamID, id)
-	if err != nil {
-		return err
-	}
-	if tag.RowsAffected() == 0 {
-		return notFound
-	}
-	return nil
+	return x.execOne(ctx, notFound, "delete group", `DELETE FROM teamscim_groups WHERE team_id = $1 AND id = $2`, x.teamID, id)
 }
 
 // ListGroups implements store.Tx.
@@ -791,16 +782,9 @@ func (x *tx) UpdateOverage(ctx context.Context, o store.Overage) error {
 	if err := checkStrings("overage record", o.UserID, o.Policy); err != nil {
 		return err
 	}
-	tag, err := x.exec(ctx, "update overage record", `UPDATE teamscim_overages SET user_id = $3, policy = $4,
+	return x.execOne(ctx, notFound, "update overage record", `UPDATE teamscim_overages SET user_id = $3, policy = $4,
 		added = $5, released = $6 WHERE team_id = $1 AND id = $2`,
 		x.teamID, o.ID, o.UserID, o.Policy, ts(o.Added), ts(o.Released))
-	if err != nil {
-		return err
-	}
-	if tag.RowsAffected() == 0 {
-		return notFound
-	}
-	return nil
 }
 
 // ListOverages implements store.Tx.
@@ -853,16 +837,9 @@ func (x *tx) UpdateJob(ctx context.Context, j store.Job) error {
 	if err := checkStrings("job", j.UserID, j.Kind, j.LastError); err != nil {
 		return err
 	}
-	tag, err := x.exec(ctx, "update job", `UPDATE teamscim_jobs SET user_id = $3, kind = $4, data = $5, attempts = $6,
+	return x.execOne(ctx, notFound, "update job", `UPDATE teamscim_jobs SET user_id = $3, kind = $4, data = $5, attempts = $6,
 		last_error = $7, created = $8, next_attempt = $9 WHERE team_id = $1 AND id = $2`,
 		x.teamID, j.ID, j.UserID, j.Kind, bytesOf(j.Data), int64(j.Attempts), j.LastError, ts(j.Created), ts(j.NextAttempt))
-	if err != nil {
-		return err
-	}
-	if tag.RowsAffected() == 0 {
-		return notFound
-	}
-	return nil
 }
 
 // DeleteJob implements store.Tx.
@@ -874,14 +851,7 @@ func (x *tx) DeleteJob(ctx context.Context, id string) error {
 	if !storable(id) {
 		return notFound
 	}
-	tag, err := x.exec(ctx, "delete job", `DELETE FROM teamscim_jobs WHERE team_id = $1 AND id = $2`, x.teamID, id)
-	if err != nil {
-		return err
-	}
-	if tag.RowsAffected() == 0 {
-		return notFound
-	}
-	return nil
+	return x.execOne(ctx, notFound, "delete job", `DELETE FROM teamscim_jobs WHERE team_id = $1 AND id = $2`, x.teamID, id)
 }
 
 // ListJobs implements store.Tx.
