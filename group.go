@@ -268,7 +268,7 @@ func (s *Server) applyGroupOp(ctx context.Context, tx store.Tx, fx *effects, g *
 			return false, false, badRequest(scimerrors.ScimTypeInvalidValue, "A patch operation without a path needs an object value.")
 		}
 		for k, v := range m {
-			p, err := filter.ParsePath([]byte(k))
+			p, err := parsePath(k)
 			if err != nil {
 				return false, false, badRequest(scimerrors.ScimTypeInvalidPath, "A patch value names an unknown attribute.")
 			}

@@ -568,6 +568,27 @@ func plainLiteral(lit string) (string, bool) {
 	return inner, utf8.ValidString(inner)
 }
 
+// parsePath parses a PATCH path (or a key of a path-less PATCH value). The common forms, an
+// attribute or attribute.subAttribute ("active", "name.givenName"), are built directly; the
+// general parser costs about a thousand allocations a path.
+func parsePath(raw string) (filter.Path, error) {
+	attr, sub, dotted := strings.Cut(raw, ".")
+	simple := attr != "" && (attr[0] >= 'A' && attr[0] <= 'Z' || attr[0] >= 'a' && attr[0] <= 'z') &&
+		!(dotted && (sub == "" || strings.Contains(sub, ".")))
+	for i := 0; simple && i < len(raw); i++ {
+		c := raw[i]
+		simple = c >= 'A' && c <= 'Z' || c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '_' || c == '-' || c == '.'
+	}
+	if !simple {
+		return filter.ParsePath([]byte(raw))
+	}
+	p := filter.Path{AttributePath: filter.AttributePath{AttributeName: attr}}
+	if dotted {
+		p.AttributePath.SubAttribute = &sub
+	}
+	return p, nil
+}
+
 func isAttrChar(c byte) bool {
 	return c >= 'A' && c <= 'Z' || c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '_' || c == '-' || c == '$'
 }

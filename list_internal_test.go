@@ -1,6 +1,7 @@
 package teamscim
 
 import (
+	"reflect"
 	"testing"
 
 	filter "github.com/scim2/filter-parser/v2"
@@ -48,4 +49,22 @@ func BenchmarkParseFilter(b *testing.B) {
 			}
 		}
 	})
+}
+
+// parsePath's fast path builds what the general parser builds, and leaves every other form to
+// it.
+func TestParsePathFastPathAgrees(t *testing.T) {
+	for _, raw := range []string{"active", "name.givenName", "userName", "x-y_z1", "$ref", "a$b", "members", "displayName",
+		"emails[type eq \"work\"].value", "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:department",
+		"name.", ".name", "a.b.c", "1abc", "", "name givenName", "members[value eq \"x\"]"} {
+		got, gotErr := parsePath(raw)
+		want, wantErr := filter.ParsePath([]byte(raw))
+		if (gotErr == nil) != (wantErr == nil) {
+			t.Errorf("parsePath(%q): error %v, the parser's %v", raw, gotErr, wantErr)
+			continue
+		}
+		if gotErr == nil && !reflect.DeepEqual(got, want) {
+			t.Errorf("parsePath(%q) = %#v, the parser gives %#v", raw, got, want)
+		}
+	}
 }

@@ -637,7 +637,7 @@ func normalizeUserOps(ops []scim.PatchOperation, attrs scim.ResourceAttributes) 
 				return nil, badRequest(scimerrors.ScimTypeInvalidValue, "A patch operation without a path needs an object value.")
 			}
 			for k, v := range m {
-				p, err := filter.ParsePath([]byte(k))
+				p, err := parsePath(k)
 				if err != nil {
 					return nil, badRequest(scimerrors.ScimTypeInvalidPath, "A patch value names an unknown attribute.")
 				}
