@@ -111,8 +111,15 @@ func TestCreateOutcomeInvite(t *testing.T) {
 	assert.Equal(t, 2, e.countUsers(), "an invitee with groups is refused and nothing is stored")
 	assert.False(t, accts.Invited(e.teamID, "third@partner.test"))
 
-	// The seat is taken: the limit of 2 is reached.
+	// The seat is taken: the limit of 2 is reached. A refused seat makes no account and sends no
+	// invite.
+	accts.Add(teamscim.Account{Email: "fifth@partner.test"})
+	before := len(accts.Calls())
 	requireSCIMError(t, e.provision("fourth@partner.test"), http.StatusForbidden, "")
+	requireSCIMError(t, e.provision("fifth@partner.test"), http.StatusForbidden, "")
+	assert.Len(t, accts.Calls(), before, "no host call for a refused create")
+	assert.False(t, accts.Invited(e.teamID, "fifth@partner.test"))
+	assert.Empty(t, e.jobs())
 
 	// The person accepts; they join, and can now go in groups.
 	joined, err := e.srv.AcceptInvite(t.Context(), e.teamID, "GUEST@partner.test")
