@@ -38,10 +38,9 @@
 // CountUsers is O(1) (the team keeps a count per Deleted/Active/Seat combination). ListUsers
 // and ListGroups walk the IDs in order (kept in an idList), so a page costs O(offset + limit)
 // plus the users a filter skips. ListMembers sorts the group's member IDs on every call,
-// O(m log m) for m members; GroupsOf sorts the user's group IDs. Overage records and jobs are
-// few (one per seat beyond the licence, one per pending hook call): ListOverages and ListJobs
-// ListJobs sorts what it returns, ListOverages walks the records in ID order (the open ones
-// only, with OverageFilter.Open), and TeamsWithJobs visits every team.
+// O(m log m) for m members; GroupsOf sorts the user's group IDs. ListJobs of a user reads an
+// index by user and sorts what it returns; ListOverages walks the records in ID order (the
+// open ones only, with OverageFilter.Open); TeamsWithJobs visits every team.
 //
 // # Values
 //
@@ -103,10 +102,11 @@ type team struct {
 	members  map[string]map[string]struct{} // group ID → member user IDs
 	memberOf map[string]map[string]struct{} // user ID → group IDs
 
-	overages   map[string]store.Overage // by ID
-	overageIDs idList                   // every overage record
-	openIDs    idList                   // the records not released
-	jobs       map[string]store.Job     // by ID
+	overages   map[string]store.Overage       // by ID
+	overageIDs idList                         // every overage record
+	openIDs    idList                         // the records not released
+	jobs       map[string]store.Job           // by ID
+	jobsOf     map[string]map[string]struct{} // user ID → IDs of the user's jobs
 }
 
 // counts holds the number of users in each [Deleted][Active][Seat] combination; all of
@@ -260,6 +260,7 @@ func (s *Store) CreateTeam(ctx context.Context, t store.Team) error {
 		memberOf:    make(map[string]map[string]struct{}),
 		overages:    make(map[string]store.Overage),
 		jobs:        make(map[string]store.Job),
+		jobsOf:      make(map[string]map[string]struct{}),
 	}
 	return nil
 }
@@ -1223,16 +1224,28 @@ func (x *tx) DeleteJob(ctx context.Context, id string) error {
 	return nil
 }
 
-// ListJobs implements store.Tx. It costs O(j log j) for the team's j jobs.
+// ListJobs implements store.Tx. For one user it costs O(k log k) for the user's k jobs plus
+// the jobs this transaction changed (the team keeps an index by user); for the whole team,
+// O(j log j) for its j jobs.
 func (x *tx) ListJobs(ctx context.Context, userID string) ([]store.Job, error) {
 	if err := x.check(ctx, false); err != nil {
 		return nil, err
 	}
-	out := make([]store.Job, 0, len(x.t.jobs)+len(x.jobs))
 	keep := func(j store.Job) bool { return userID == "" || j.UserID == userID }
-	for id, j := range x.t.jobs {
-		if _, ok := x.jobs[id]; !ok && keep(j) {
-			out = append(out, copyJob(j))
+	var out []store.Job
+	if userID == "" {
+		out = make([]store.Job, 0, len(x.t.jobs)+len(x.jobs))
+		for id, j := range x.t.jobs {
+			if _, ok := x.jobs[id]; !ok {
+				out = append(out, copyJob(j))
+			}
+		}
+	} else {
+		out = make([]store.Job, 0, len(x.t.jobsOf[userID])+len(x.jobs))
+		for id := range x.t.jobsOf[userID] {
+			if _, ok := x.jobs[id]; !ok {
+				out = append(out, copyJob(x.t.jobs[id]))
+			}
 		}
 	}
 	for _, j := range x.jobs {
@@ -1326,10 +1339,14 @@ func (x *tx) commit() error {
 		}
 	}
 	for id, j := range x.jobs {
+		if old, ok := t.jobs[id]; ok {
+			unlink(t.jobsOf, old.UserID, id)
+		}
 		if j == nil {
 			delete(t.jobs, id)
 		} else {
 			t.jobs[id] = *j
+			link(t.jobsOf, j.UserID, id)
 		}
 	}
 	return nil

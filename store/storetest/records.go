@@ -203,6 +203,20 @@ func testJobLifecycle(t *testing.T, s store.Store) {
 		assert.Equal(t, []store.Job{storedJob(retried), storedJob(j3)}, gotJobs(jobs))
 		return nil
 	})
+
+	// A job moved to another user is listed under that user only.
+	moved := j3
+	moved.UserID = "user-2"
+	mustUpdate(t, s, tm.ID, func(ctx context.Context, tx store.Tx) error { return tx.UpdateJob(ctx, moved) })
+	mustView(t, s, tm.ID, func(ctx context.Context, tx store.Tx) error {
+		jobs, err := tx.ListJobs(ctx, "user-1")
+		require.NoError(t, err)
+		assert.Equal(t, []store.Job{storedJob(retried)}, gotJobs(jobs), "user-1 after the move")
+		jobs, err = tx.ListJobs(ctx, "user-2")
+		require.NoError(t, err)
+		assert.Equal(t, []store.Job{storedJob(moved)}, gotJobs(jobs), "user-2 after the move")
+		return nil
+	})
 }
 
 func testTeamsWithJobs(t *testing.T, s store.Store) {
