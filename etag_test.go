@@ -1,49 +1,14 @@
 package teamscim_test
 
 import (
-	"bytes"
-	"encoding/json"
 	"fmt"
-	"io"
 	"net/http"
-	"net/http/httptest"
-	"strings"
 	"sync"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
-
-// reqWith sends a request with the env's key and extra headers.
-func (e *env) reqWith(method, path string, body any, headers map[string]string) response {
-	e.t.Helper()
-	var rd io.Reader
-	switch b := body.(type) {
-	case nil:
-	case string:
-		rd = strings.NewReader(b)
-	default:
-		raw, err := json.Marshal(b)
-		require.NoError(e.t, err)
-		rd = bytes.NewReader(raw)
-	}
-	r := httptest.NewRequest(method, "http://scim.example.com/scim/v2"+path, rd)
-	if rd != nil {
-		r.Header.Set("Content-Type", "application/scim+json")
-	}
-	r.Header.Set("Authorization", "Bearer "+e.key)
-	for k, v := range headers {
-		r.Header.Set(k, v)
-	}
-	w := httptest.NewRecorder()
-	e.h.ServeHTTP(w, r)
-	res := response{ResponseRecorder: w}
-	if w.Body.Len() > 0 {
-		_ = json.Unmarshal(w.Body.Bytes(), &res.body)
-	}
-	return res
-}
 
 func metaVersion(res response) string {
 	m, _ := res.body["meta"].(map[string]any)

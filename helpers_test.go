@@ -83,6 +83,27 @@ func (e *env) req(method, path string, body any) response {
 
 func (e *env) reqAuth(method, path string, body any, auth string) response {
 	e.t.Helper()
+	headers := map[string]string{}
+	if auth != "" {
+		headers["Authorization"] = auth
+	}
+	return e.send(method, path, body, headers)
+}
+
+// reqWith sends a request with the env's key and extra headers.
+func (e *env) reqWith(method, path string, body any, headers map[string]string) response {
+	e.t.Helper()
+	all := map[string]string{"Authorization": "Bearer " + e.key}
+	for k, v := range headers {
+		all[k] = v
+	}
+	return e.send(method, path, body, all)
+}
+
+// send sends a request under /scim/v2 with headers (and the JSON content type when there is a
+// body). body may be a string or any value that is encoded as JSON.
+func (e *env) send(method, path string, body any, headers map[string]string) response {
+	e.t.Helper()
 	var rd io.Reader
 	switch b := body.(type) {
 	case nil:
@@ -97,8 +118,8 @@ func (e *env) reqAuth(method, path string, body any, auth string) response {
 	if rd != nil {
 		r.Header.Set("Content-Type", "application/scim+json")
 	}
-	if auth != "" {
-		r.Header.Set("Authorization", auth)
+	for k, v := range headers {
+		r.Header.Set(k, v)
 	}
 	w := httptest.NewRecorder()
 	e.h.ServeHTTP(w, r)
