@@ -7,7 +7,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
-	"github.com/teamscim/teamscim/pgstore/pgtest"
+	"github.com/teamscim/teamscim/internal/pgtest"
 	"github.com/teamscim/teamscim/store"
 )
 

@@ -20,7 +20,7 @@ import (
 
 	"github.com/teamscim/teamscim"
 	"github.com/teamscim/teamscim/memstore"
-	"github.com/teamscim/teamscim/pgstore/pgtest"
+	"github.com/teamscim/teamscim/internal/pgtest"
 )
 
 // waitFor bounds every wait of these tests.
