@@ -104,6 +104,32 @@ func ExampleServer_CanSignIn() {
 	// true
 }
 
+// ExampleServer_Members is a settings page's member table: a page at a time with the total,
+// and a search box that finds a member by email (case-insensitively) through the store's index.
+func ExampleServer_Members() {
+	srv, _ := teamscim.New(teamscim.Config{Store: memstore.New()})
+	ctx := context.Background()
+	team, _ := srv.CreateTeam(ctx, teamscim.TeamOptions{Name: "Acme", Plan: teamscim.PlanEnterprise})
+	manager := teamscim.Actor{MemberID: "org-manager-7", OrgManager: true}
+	for _, email := range []string{"ann@acme.example", "bob@acme.example", "cy@acme.example"} {
+		_, _ = srv.AddMember(ctx, team.ID, teamscim.Member{Email: email})
+	}
+	_, _ = srv.InviteMember(ctx, team.ID, manager, teamscim.Member{Email: "dee@acme.example"})
+
+	page, _ := srv.Members(ctx, team.ID, manager, teamscim.MemberQuery{Offset: 2, Limit: 2})
+	fmt.Println("members:", page.Total)
+	for _, m := range page.Members {
+		fmt.Println(m.Email, m.State, m.Seat)
+	}
+	found, _ := srv.Members(ctx, team.ID, manager, teamscim.MemberQuery{Email: "BOB@acme.example"})
+	fmt.Println(found.Members[0].Email, found.Members[0].Roles)
+	// Output:
+	// members: 4
+	// cy@acme.example active true
+	// dee@acme.example pending true
+	// bob@acme.example [developer]
+}
+
 // ExampleAutoFlex gives a team 2 seats with Auto-Flex: the third member is admitted beyond
 // the licence, and the seat report lists that overage seat for billing.
 func ExampleAutoFlex() {

@@ -1,6 +1,7 @@
 package teamscim
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -206,4 +207,60 @@ func (s *Server) RetryPending(ctx context.Context) (pending int, err error) {
 		}
 	}
 	return pending, nil
+}
+
+// Services a PendingCall is for (PendingCall.Service).
+const (
+	// ServiceWorkspaces: a workspace hand-over (Config.Workspaces).
+	ServiceWorkspaces = jobWorkspaces
+	// ServiceAccounts: a call to the account service (Config.Accounts).
+	ServiceAccounts = jobAccounts
+)
+
+// PendingCall is a call to one of the host's services that a change committed and that has
+// not succeeded yet: it failed, timed out, is running, or its Server stopped before making it.
+// RetryPending (and the member's next SCIM write) retries it.
+type PendingCall struct {
+	ID       string
+	MemberID string
+	// Service is ServiceWorkspaces or ServiceAccounts.
+	Service string
+	// Action is what the call does: the workspace plan's WorkspaceReason ("deactivation",
+	// "reactivation", "removal"), or the account call ("create", "invite", "consolidate").
+	Action string
+	// Attempts counts the calls made so far; LastError is the host's error from the last one
+	// that failed.
+	Attempts  int
+	LastError string
+	Created   time.Time
+	// NextAttempt is the earliest time of the next attempt (zero: as soon as it is retried).
+	NextAttempt time.Time
+}
+
+// PendingCalls returns the team's pending calls to the host's services, oldest first, for
+// the host's settings page (a team has few: each is retried until it succeeds). Like ListKeys
+// it takes the Actor and refuses anyone but an admin (ErrNotAdmin).
+func (s *Server) PendingCalls(ctx context.Context, teamID string, a Actor) ([]PendingCall, error) {
+	var out []PendingCall
+	err := s.adminView(ctx, teamID, a, func(ctx context.Context, tx store.Tx) error {
+		jobs, err := tx.ListJobs(ctx, "")
+		if err != nil {
+			return err
+		}
+		out = make([]PendingCall, 0, len(jobs))
+		for _, j := range jobs {
+			var d struct {
+				Reason string `json:"reason"` // workspaceJob
+				Action string `json:"action"` // accountJob
+			}
+			_ = json.Unmarshal(j.Data, &d) // unreadable data shows no action; running it drops it
+			out = append(out, PendingCall{ID: j.ID, MemberID: j.UserID, Service: j.Kind, Action: cmp.Or(d.Reason, d.Action),
+				Attempts: j.Attempts, LastError: j.LastError, Created: j.Created, NextAttempt: j.NextAttempt})
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("teamscim: pending calls of team %s: %w", teamID, err)
+	}
+	return out, nil
 }
