@@ -272,7 +272,7 @@ func TestPendingCalls(t *testing.T) {
 	require.NoError(t, err)
 	accts.FailWith(func(string, teamscim.AccountRequest) error { return down })
 	require.Equal(t, http.StatusOK, e.req(http.MethodPatch, "/Users/"+ann, deactivateOkta(false)).Code) // hand-over fails
-	bob := e.createUser("bob@example.com")                                                               // account create fails
+	bob := e.createUser("bob@example.com")                                                              // account create fails
 
 	calls, err = e.srv.PendingCalls(t.Context(), e.teamID, e.admin)
 	require.NoError(t, err)

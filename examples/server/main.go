@@ -142,6 +142,8 @@ type options struct {
 	rotateKey    time.Duration
 	keepPrevious bool
 	store        string
+	ui           bool
+	uiPassword   string
 }
 
 var (
@@ -166,6 +168,8 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs.DurationVar(&o.rotateKey, "rotate-key", 0, "regenerate the demo key every `duration` (e.g. 10m) and print the new one; the previous key is revoked at once unless -keep-previous-key; 0 = never")
 	fs.BoolVar(&o.keepPrevious, "keep-previous-key", false, "with -rotate-key, keep the previous key active until the next rotation")
 	fs.StringVar(&o.store, "store", "memory", "where the data lives: memory, or a postgres:// `URL` of a PostgreSQL database (its schema is migrated at start)")
+	fs.BoolVar(&o.ui, "ui", true, "serve the team settings pages at / and the /debug endpoints; false serves SCIM only")
+	fs.StringVar(&o.uiPassword, "ui-password", "", "the `password` the settings pages and /debug ask for (at least 12 characters); without it they answer only on loopback, unless -addr or -base-url is not loopback, when a generated password is printed")
 	fs.Usage = func() {
 		fmt.Fprintf(fs.Output(), "Usage: server [flags]\n\n"+
 			"Serves SCIM 2.0 at /scim/v2 for one demo team (in memory, or in PostgreSQL with -store) and prints the base URL and API key.\n\nFlags:\n")
@@ -200,6 +204,10 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 		return bad("flag -keep-previous-key needs -rotate-key")
 	case o.apiKey != "" && (len(o.apiKey) < 16 || strings.ContainsAny(o.apiKey, " \t\r\n")):
 		return bad("invalid value for flag -api-key: the secret needs at least 16 characters and no spaces")
+	case o.uiPassword != "" && !o.ui:
+		return bad("flag -ui-password needs the settings pages (-ui)")
+	case o.uiPassword != "" && len(o.uiPassword) < 12:
+		return bad("invalid value for flag -ui-password: the password needs at least 12 characters")
 	}
 	if o.store != "memory" {
 		u, err := url.Parse(o.store)
@@ -253,6 +261,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 
 	workspaces := memworkspace.New()
 	accounts := demoAccounts()
+	audit := newAuditLog(auditKeep)
 	srv, err := teamscim.New(teamscim.Config{
 		Accounts:               accounts,
 		Store:                  st,
@@ -263,6 +272,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		Workspaces:             workspaces,
 		Events: teamscim.EventSinkFunc(func(ctx context.Context, e teamscim.Event) {
 			log.Info("audit", "event", string(e.Type), "actor", e.Actor, "target", e.Target, "group", e.Group)
+			audit.Event(ctx, e)
 			if e.Type == teamscim.EventUserProvisioned {
 				demoWorkspaces(workspaces, e.TeamID, e.Target)
 			}
@@ -277,30 +287,50 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 
+	var lc net.ListenConfig
+	ln, err := lc.Listen(ctx, "tcp", o.addr)
+	if err != nil {
+		return fmt.Errorf("listen on %s: %w", o.addr, err)
+	}
 	mux := http.NewServeMux()
 	mux.Handle("/scim/v2/", http.StripPrefix("/scim/v2", srv))
-	mux.HandleFunc("GET /debug/workspaces", func(w http.ResponseWriter, r *http.Request) {
-		writeJSON(w, map[string]any{"workspaces": workspaces.Workspaces(team.ID), "applied": workspaces.Applied()})
-	})
-	mux.HandleFunc("GET /debug/accounts", func(w http.ResponseWriter, r *http.Request) {
-		writeJSON(w, map[string]any{"accounts": accounts.Accounts(), "calls": accounts.Calls()})
-	})
-	mux.HandleFunc("POST /debug/accept", func(w http.ResponseWriter, r *http.Request) {
-		u, err := srv.AcceptInvite(r.Context(), team.ID, r.URL.Query().Get("email"))
+	if o.ui {
+		password, generated := settingsPassword(o, ln.Addr())
+		pages, err := newUI(uiConfig{srv: srv, teamID: team.ID, workspaces: workspaces, accounts: accounts, audit: audit,
+			log: log, password: password, trustedOrigin: origin(o.baseURL), port: ln.Addr().(*net.TCPAddr).Port})
 		if err != nil {
-			http.Error(w, "no pending invitation for this email", http.StatusNotFound)
-			return
+			ln.Close()
+			return err
 		}
-		writeJSON(w, map[string]any{"id": u.ID, "userName": u.UserName, "pending": u.Pending})
-	})
-	mux.HandleFunc("GET /debug/seats", func(w http.ResponseWriter, r *http.Request) {
-		rep, err := srv.SeatReport(r.Context(), team.ID)
-		if err != nil {
-			http.Error(w, "seat report unavailable", http.StatusInternalServerError)
-			return
+		pages.register(mux)
+		fmt.Fprintf(stdout, "Settings pages: http://%s/\n", displayAddr(ln.Addr()))
+		if generated {
+			fmt.Fprintf(stdout, "Settings password: %s\n", password)
 		}
-		writeJSON(w, rep)
-	})
+		// The /debug endpoints are guarded like the pages.
+		mux.Handle("GET /debug/workspaces", pages.debug(func(w http.ResponseWriter, r *http.Request) {
+			writeJSON(w, map[string]any{"workspaces": workspaces.Workspaces(team.ID), "applied": workspaces.Applied()})
+		}))
+		mux.Handle("GET /debug/accounts", pages.debug(func(w http.ResponseWriter, r *http.Request) {
+			writeJSON(w, map[string]any{"accounts": accounts.Accounts(), "calls": accounts.Calls()})
+		}))
+		mux.Handle("POST /debug/accept", pages.debug(func(w http.ResponseWriter, r *http.Request) {
+			u, err := srv.AcceptInvite(r.Context(), team.ID, r.URL.Query().Get("email"))
+			if err != nil {
+				http.Error(w, "no pending invitation for this email", http.StatusNotFound)
+				return
+			}
+			writeJSON(w, map[string]any{"id": u.ID, "userName": u.UserName, "pending": u.Pending})
+		}))
+		mux.Handle("GET /debug/seats", pages.debug(func(w http.ResponseWriter, r *http.Request) {
+			rep, err := srv.SeatReport(r.Context(), team.ID)
+			if err != nil {
+				http.Error(w, "seat report unavailable", http.StatusInternalServerError)
+				return
+			}
+			writeJSON(w, rep)
+		}))
+	}
 	// Hand-overs whose call failed are retried by the member's next SCIM write, and here.
 	go func() {
 		tick := time.NewTicker(30 * time.Second)
@@ -317,11 +347,6 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		}
 	}()
 
-	var lc net.ListenConfig
-	ln, err := lc.Listen(ctx, "tcp", o.addr)
-	if err != nil {
-		return fmt.Errorf("listen on %s: %w", o.addr, err)
-	}
 	hs := &http.Server{
 		Handler:           mux,
 		ReadHeaderTimeout: 10 * time.Second,

@@ -12,6 +12,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -47,7 +48,10 @@ func (b *syncBuffer) String() string {
 // instance is an example server started by start.
 type instance struct {
 	base, key string
-	stderr    *syncBuffer
+	// pages is the settings pages' root (http://127.0.0.1:<port>), and password their
+	// generated password, when the server printed them.
+	pages, password string
+	stderr          *syncBuffer
 	// rotated receives the keys printed after the first one (-rotate-key).
 	rotated chan string
 }
@@ -101,6 +105,12 @@ func start(t *testing.T, args ...string) instance {
 			if v, ok := strings.CutPrefix(line, "SCIM API key: "); ok {
 				in.key = v
 			}
+			if v, ok := strings.CutPrefix(line, "Settings pages: "); ok {
+				in.pages = strings.TrimSuffix(v, "/")
+			}
+			if v, ok := strings.CutPrefix(line, "Settings password: "); ok {
+				in.password = v
+			}
 		case <-deadline:
 			t.Fatalf("no base URL and key printed within %v; stderr:\n%s", waitFor, stderr)
 		}
@@ -116,7 +126,7 @@ func start(t *testing.T, args ...string) instance {
 			}
 		}
 	}()
-	if !strings.HasPrefix(in.base, "http://127.0.0.1:") || !strings.HasSuffix(in.base, "/scim/v2") ||
+	if !slices.Contains(args, "-base-url") && !strings.HasPrefix(in.base, "http://127.0.0.1:") || !strings.HasSuffix(in.base, "/scim/v2") ||
 		strings.HasSuffix(in.base, ":0/scim/v2") {
 		t.Fatalf("base URL %q, want http://127.0.0.1:<bound port>/scim/v2", in.base)
 	}
