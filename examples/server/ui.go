@@ -18,6 +18,7 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -542,4 +543,19 @@ var templateFuncs = template.FuncMap{
 		return a
 	},
 	"add": func(a, b int) int { return a + b },
+	// memberEvent reports whether an event's target is a member.
+	"memberEvent": func(t teamscim.EventType) bool {
+		s := string(t)
+		return strings.HasPrefix(s, "scim.user.") || strings.HasPrefix(s, "team.") || strings.HasPrefix(s, "scim.group.member")
+	},
+	// without returns the items of a that are not in b.
+	"without": func(a, b []string) []string {
+		var out []string
+		for _, s := range a {
+			if !slices.Contains(b, s) {
+				out = append(out, s)
+			}
+		}
+		return out
+	},
 }
