@@ -12,8 +12,10 @@
 // The same *Server offers the team-admin operations a host's settings page calls, each on
 // behalf of an Actor whose role it checks (create a team, record its SSO methods and verified
 // domains, enable SCIM, generate, list, revoke, re-activate, regenerate and delete SCIM API
-// keys, remove members), the checks its sign-in and account pages call (CanSignIn,
-// CanLeaveTeam, CanChangeEmail, CanChangePassword), and an audit trail (Config.Events).
+// keys, remove members), the reads that page shows (Members, Member, ListKeys, SeatReport,
+// PendingCalls), the checks its sign-in and account pages call (CanSignIn, CanLeaveTeam,
+// CanChangeEmail, CanChangePassword), and an audit trail (Config.Events). The example server
+// (examples/server) has such a settings page, built on exactly these calls.
 //
 // # Authentication
 //

@@ -46,12 +46,23 @@
 //	                       rotation, so that an identity provider can switch over
 //	-store s               memory (default), or a postgres:// or postgresql:// connection URL
 //	                       to keep the data in PostgreSQL (package pgstore)
+//	-ui bool               serve the team settings pages at / and the /debug endpoints
+//	                       (default true); false serves SCIM only
+//	-ui-password p         the password the pages and /debug ask for (at least 12 characters)
+//
+// Settings pages (ui.go, ui_pages.go): the demo team's "Team Settings" at /, a reference for
+// wiring the team-admin API to a UI: authentication (plan, SSO, the SCIM switch, domains,
+// JIT, domain capture), SCIM API keys, members, seats, the audit trail and the pending host
+// calls. Every action goes through the library's API as an Actor and shows the library's
+// refusal text. Without a password they (and /debug) answer only requests made directly to a
+// loopback address; with -ui-password, or a random password printed at start when -addr or
+// -base-url is not loopback, they ask for it (/debug takes it as HTTP Basic authentication).
 //
 // Workspaces: the server keeps an in-memory workspace service (package memworkspace). Every
 // member provisioned gets a personal workspace and an internal one of their own, so the
 // workspace rules show: deactivating the member makes the team the admin of their internal
-// workspace, reactivating them gives it back. Two read-only endpoints show the demo team's
-// state as JSON:
+// workspace, reactivating them gives it back. Two read-only endpoints, guarded like the
+// settings pages, show the demo team's state as JSON:
 //
 //	GET /debug/workspaces  the workspaces and the plans applied to them
 //	GET /debug/seats       the seat report (bought, in use, overage seats with dates)
@@ -67,7 +78,7 @@
 //	GET  /debug/accounts          the accounts and the account calls made
 //	POST /debug/accept?email=...  the invited person accepts
 //
-// Audit events are logged on standard error.
+// Audit events are logged on standard error, and the settings pages show the latest.
 //
 // Try it:
 //
