@@ -117,8 +117,8 @@ const (
 )
 
 // guard applies the security headers and the access rule to h: with a password, what need
-// (needOpen, needPage, needMachine) says; without one, the request must be made to a loopback host name
-// and not through a proxy. State-changing requests must come from the same origin.
+// says; without one, the request must be made to a loopback host name and not through a
+// proxy. State-changing requests must come from the same origin.
 func (u *ui) guard(h http.Handler, need int) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		hd := w.Header()

@@ -572,3 +572,29 @@ func TestUIPostgresSmoke(t *testing.T) {
 	assert.Equal(t, http.StatusOK, status(t, in, m[1]))
 	assert.Contains(t, b.get("/audit").body, "scim.key.created")
 }
+
+// The audit trail keeps the latest events of each team, newest first, filterable by type.
+func TestAuditLog(t *testing.T) {
+	l := newAuditLog(3)
+	ev := func(team string, typ teamscim.EventType, target string) teamscim.Event {
+		return teamscim.Event{TeamID: team, Type: typ, Target: target}
+	}
+	for _, e := range []teamscim.Event{ev("t", teamscim.EventKeyCreated, "1"), ev("t", teamscim.EventUserProvisioned, "2"),
+		ev("other", teamscim.EventUserProvisioned, "3"), ev("t", teamscim.EventUserDeprovisioned, "4"), ev("t", teamscim.EventUserProvisioned, "5")} {
+		l.Event(t.Context(), e)
+	}
+	targets := func(es []teamscim.Event) []string {
+		out := []string{}
+		for _, e := range es {
+			out = append(out, e.Target)
+		}
+		return out
+	}
+	got, types := l.latest("t", "", 10)
+	assert.Equal(t, []string{"5", "4"}, targets(got), "the oldest fell out; another team's is not shown")
+	assert.Equal(t, []teamscim.EventType{teamscim.EventUserDeprovisioned, teamscim.EventUserProvisioned}, types)
+	got, _ = l.latest("t", teamscim.EventUserProvisioned, 10)
+	assert.Equal(t, []string{"5"}, targets(got))
+	got, _ = l.latest("t", "", 1)
+	assert.Equal(t, []string{"5"}, targets(got))
+}
