@@ -432,6 +432,20 @@ func TestUIKeySecretShownOnce(t *testing.T) {
 	assert.Equal(t, http.StatusOK, status(t, in, m[1]))
 	assert.Equal(t, http.StatusOK, status(t, in, secret), "kept")
 	assert.NotContains(t, in.stderr.String(), m[1])
+
+	// Revoke, activate and delete the first Okta key.
+	res = b.post("/keys/"+id[1]+"/revoke", url.Values{})
+	assert.Contains(t, flashText(res.body), "Key revoked")
+	assert.Equal(t, http.StatusUnauthorized, status(t, in, secret))
+	res = b.post("/keys/"+id[1]+"/activate", url.Values{})
+	assert.Equal(t, "Key activated.", flashText(res.body))
+	assert.Equal(t, http.StatusOK, status(t, in, secret))
+	res = b.post("/keys/"+id[1]+"/delete", url.Values{})
+	assert.Equal(t, "Key deleted.", flashText(res.body))
+	assert.NotContains(t, res.body, `data-key="`+id[1]+`"`)
+	assert.Equal(t, http.StatusUnauthorized, status(t, in, secret))
+	res = b.post("/keys/"+id[1]+"/delete", url.Values{})
+	assert.Equal(t, "Refused: Not found: it may have been removed meanwhile.", flashText(res.body))
 }
 
 // The library's refusal text reaches the page; an admin's actions go through as the actor
