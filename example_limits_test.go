@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"time"
 
 	"github.com/teamscim/teamscim"
 	"github.com/teamscim/teamscim/memstore"
@@ -44,7 +45,11 @@ func send(srv http.Handler, secret, method, path, body string, header ...string)
 // ExampleRateLimits limits each team to Postman's budget: the 181st write within a minute
 // answers 429 with Retry-After.
 func ExampleRateLimits() {
-	srv, secret := readyServer(teamscim.Config{RateLimit: teamscim.PostmanRateLimits})
+	// A fixed clock keeps the bucket from refilling while the requests run (a real one adds
+	// three tokens a second).
+	start := time.Now()
+	srv, secret := readyServer(teamscim.Config{RateLimit: teamscim.PostmanRateLimits,
+		Now: func() time.Time { return start }})
 	var last *httptest.ResponseRecorder
 	for i := range 181 {
 		last = send(srv, secret, http.MethodPost, "/Users", fmt.Sprintf(`{"userName":"u%d@acme.example"}`, i))
