@@ -227,7 +227,10 @@ func (fr *flowRun) step(ctx context.Context, st Step) StepReport {
 		headers.Set(k, val)
 		missing = append(missing, m...)
 	}
-	if missing = slices.Concat(missing, m2, m3); len(missing) > 0 {
+	// The response pattern and absent strings are expanded when the response is in, but a
+	// capture they need must exist before the request goes.
+	_, m4 := fr.vars.expand(string(st.Response)+strings.Join(st.Absent, ""), noEscape)
+	if missing = slices.Concat(missing, m2, m3, m4); len(missing) > 0 {
 		sr.Problems = []string{fmt.Sprintf("not run: needs {{%s}}, which an earlier step did not capture", missing[0])}
 		return sr
 	}

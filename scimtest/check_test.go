@@ -300,3 +300,24 @@ func TestImportsStandardLibraryOnly(t *testing.T) {
 		}
 	}
 }
+
+// A step whose response pattern needs a capture that failed is skipped too, not failed.
+func TestMissingCaptureInResponse(t *testing.T) {
+	f, err := scimtest.Load([]byte(`{"idp": "x", "name": "y", "description": "", "steps": [
+	  {"name": "create", "expect": "201", "consequence": "c", "method": "POST", "path": "/Users",
+	   "body": {"userName": "no schemas"}, "status": 201, "capture": "uid"},
+	  {"name": "list", "expect": "the user", "consequence": "c", "method": "GET", "path": "/Users",
+	   "status": 200, "response": {"Resources": [{"id": "{{uid}}"}]}},
+	  {"name": "absent", "expect": "not the user", "consequence": "c", "method": "GET", "path": "/Users",
+	   "status": 200, "absent": ["{{uid}}"]}
+	]}`))
+	require.NoError(t, err)
+	rep, err := scimtest.Check(t.Context(), inProcess(newTestServer(faults{})), f)
+	require.NoError(t, err)
+	steps := rep.Flows[0].Steps
+	assert.Equal(t, scimtest.Failed, steps[0].Outcome)
+	for _, s := range steps[1:] {
+		assert.Equal(t, scimtest.Skipped, s.Outcome, s.Name)
+		assert.Equal(t, []string{"not run: needs {{uid}}, which an earlier step did not capture"}, s.Problems, s.Name)
+	}
+}
