@@ -54,9 +54,11 @@ type Target struct {
 // StepResult is what AfterStep is given: the step, its State with placeholders expanded, and
 // the response.
 type StepResult struct {
-	Flow   Flow
-	Step   Step
-	State  json.RawMessage
+	Flow Flow // the flow being run
+	Step Step // the step, as written
+	// State is Step.State with its placeholders expanded (ids, run id, ...).
+	State json.RawMessage
+	// Status, Header and Body are the response (Body unmasked: the hook is the host's code).
 	Status int
 	Header http.Header
 	Body   []byte
@@ -518,28 +520,23 @@ func (fr *flowRun) cleanup(ctx context.Context) []Cleanup {
 	for _, res := range order {
 		c := Cleanup{Resource: res.path, Name: res.name, OK: true}
 		var done []string
+		try := func(method, verb string, h http.Header, body []byte) {
+			ex, err := fr.send(ctx, method, res.path, h, body)
+			switch {
+			case err != nil:
+				c.OK, done = false, append(done, verb+": "+err.Error())
+			case ex.status == http.StatusNotFound || ex.status < 300:
+				done = append(done, verb+"d")
+			default:
+				c.OK, done = false, append(done, fmt.Sprintf("%s answered %d", verb, ex.status))
+			}
+		}
 		if strings.HasPrefix(strings.ToLower(res.path), "/users/") {
 			h := header.Clone()
 			h.Set("Content-Type", "application/scim+json")
-			ex, err := fr.send(ctx, http.MethodPatch, res.path, h, []byte(deactivate))
-			switch {
-			case err != nil:
-				c.OK, done = false, append(done, "deactivate: "+err.Error())
-			case ex.status == http.StatusNotFound || ex.status < 300:
-				done = append(done, "deactivated")
-			default:
-				c.OK, done = false, append(done, fmt.Sprintf("deactivate answered %d", ex.status))
-			}
+			try(http.MethodPatch, "deactivate", h, []byte(deactivate))
 		}
-		ex, err := fr.send(ctx, http.MethodDelete, res.path, header, nil)
-		switch {
-		case err != nil:
-			c.OK, done = false, append(done, "delete: "+err.Error())
-		case ex.status == http.StatusNotFound || ex.status < 300:
-			done = append(done, "deleted")
-		default:
-			c.OK, done = false, append(done, fmt.Sprintf("delete answered %d", ex.status))
-		}
+		try(http.MethodDelete, "delete", header, nil)
 		c.Detail = fr.mask(strings.Join(done, ", "))
 		out = append(out, c)
 	}
@@ -591,7 +588,8 @@ func maskPasswords(v any) any {
 	return v
 }
 
-// passwords returns the password values in a JSON body, at any depth.
+// passwords returns the password values in a JSON body, at any depth: the values of
+// "password" keys, and of PATCH operations whose path is password.
 func passwords(body json.RawMessage) []string {
 	var doc any
 	if len(body) == 0 || json.Unmarshal(body, &doc) != nil {
@@ -602,8 +600,10 @@ func passwords(body json.RawMessage) []string {
 	walk = func(v any) {
 		switch x := v.(type) {
 		case map[string]any:
+			path, _ := x["path"].(string)
 			for k, e := range x {
-				if s, ok := e.(string); ok && strings.EqualFold(k, "password") && s != "" {
+				s, ok := e.(string)
+				if ok && s != "" && (strings.EqualFold(k, "password") || k == "value" && strings.EqualFold(path, "password")) {
 					out = append(out, s)
 				}
 				walk(e)

@@ -321,3 +321,33 @@ func TestMissingCaptureInResponse(t *testing.T) {
 		assert.Equal(t, []string{"not run: needs {{uid}}, which an earlier step did not capture"}, s.Problems, s.Name)
 	}
 }
+
+// A clean-up the server refuses is reported, not hidden; a password sent as a PATCH value
+// is masked like one in a body.
+func TestCleanupRefusedAndPatchPasswordMasked(t *testing.T) {
+	srv := newTestServer(faults{})
+	noDelete := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method == http.MethodDelete {
+			http.Error(w, "no", http.StatusMethodNotAllowed)
+			return
+		}
+		srv.ServeHTTP(w, r)
+	})
+	f, err := scimtest.Load([]byte(strings.Replace(flowJSON,
+		`"Operations": [{"op": "replace", "path": "active", "value": false}]`,
+		`"Operations": [{"op": "replace", "path": "password", "value": "patch-pw-1"}, {"op": "replace", "path": "active", "value": false}]`, 1)))
+	require.NoError(t, err)
+	rep, err := scimtest.Check(t.Context(), scimtest.Target{Handler: noDelete, Token: srv.token, Skip: []string{"product"}}, f)
+	require.NoError(t, err)
+	require.True(t, rep.OK(), "%+v", rep.Flows[0].Steps)
+	require.Len(t, rep.Flows[0].Cleanup, 1)
+	c := rep.Flows[0].Cleanup[0]
+	assert.False(t, c.OK)
+	assert.Equal(t, "deactivated, delete answered 405", c.Detail)
+	var text bytes.Buffer
+	require.NoError(t, rep.WriteText(&text))
+	assert.Contains(t, text.String(), "clean-up: removed 0 of 1 resource(s); left: "+c.Resource+" ("+c.Name+"): deactivated, delete answered 405\n")
+	out, _ := json.Marshal(rep)
+	assert.NotContains(t, string(out), "patch-pw-1")
+	assert.Len(t, srv.users, 1, "deactivated, not deleted")
+}

@@ -49,7 +49,8 @@
 // # Flow format
 //
 // A flow is a JSON file; the package embeds its own under flows/<idp>/ and a host reads its
-// own with Load or LoadFS. Unknown fields are refused, so typos show.
+// own with Load or LoadFS. Unknown fields are refused, so typos show. Annotated (the
+// comments are not part of the format):
 //
 //	{
 //	  "idp": "okta",                     // lower-case words: a-z, 0-9, -

@@ -103,6 +103,7 @@ func (s Statuses) MarshalJSON() ([]byte, error) {
 	return json.Marshal([]int(s))
 }
 
+// String lists the statuses: "200 or 204".
 func (s Statuses) String() string {
 	parts := make([]string, len(s))
 	for i, c := range s {

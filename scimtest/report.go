@@ -49,17 +49,19 @@ func (r *Report) add(fr FlowReport) {
 
 // FlowReport is the run of one flow.
 type FlowReport struct {
+	// IdP, Name and Description are the flow's.
 	IdP         string `json:"idp"`
 	Name        string `json:"name"`
 	Description string `json:"description"`
 	// Run is the run id that starts the names of everything the flow created.
-	Run     string       `json:"run"`
+	Run string `json:"run"`
+	// Steps are the steps in order; Passed, Failed and Skipped count them.
 	Steps   []StepReport `json:"steps"`
 	Passed  int          `json:"passed"`
 	Failed  int          `json:"failed"`
 	Skipped int          `json:"skipped"`
 	// Cleanup lists what the flow created and the clean-up then removed, or failed to.
-	Cleanup []Cleanup `json:"cleanup"`
+	Cleanup []Cleanup `json:"cleanup,omitempty"`
 }
 
 // ID is the flow's "<idp>/<name>".
@@ -67,6 +69,7 @@ func (fr FlowReport) ID() string { return fr.IdP + "/" + fr.Name }
 
 // StepReport is the run of one step.
 type StepReport struct {
+	// Name, Expect, Consequence and Tags are the step's.
 	Name        string   `json:"name"`
 	Expect      string   `json:"expect"`
 	Consequence string   `json:"consequence"`
@@ -97,10 +100,14 @@ type ResponseExcerpt struct {
 
 // Cleanup is the clean-up of one resource a flow created.
 type Cleanup struct {
+	// Resource is the resource's path below the base URL ("/Users/<id>"), Name its userName
+	// or displayName.
 	Resource string `json:"resource"`
 	Name     string `json:"name,omitempty"`
-	OK       bool   `json:"ok"`
-	Detail   string `json:"detail"`
+	// OK is false when a request of the clean-up failed; Detail says what was done
+	// ("deactivated, deleted") or what failed.
+	OK     bool   `json:"ok"`
+	Detail string `json:"detail"`
 }
 
 // WriteText writes the report for people: one line per step ("ok", "FAIL" followed by what it
