@@ -5,8 +5,6 @@ import (
 	"errors"
 	"net/http"
 	"net/url"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -14,25 +12,18 @@ import (
 	scimerrors "github.com/elimity-com/scim/errors"
 	"github.com/stretchr/testify/require"
 
+	"github.com/teamscim/teamscim/scimtest"
 	"github.com/teamscim/teamscim/store"
 )
 
 // FuzzFilter parses random filters and evaluates what parses against a user and a group:
 // no panic, and every refusal is a 400 invalidFilter whose detail does not echo the filter.
 // It also checks the fast decoding of plain literals against encoding/json.
-// Seeds are the filters of the recorded IdP flows in testdata/ and of the list tests.
+// Seeds are the filters of the recorded IdP flows (package scimtest) and of the list tests.
 //
 //	go test -run '^$' -fuzz '^FuzzFilter$' -fuzztime 30s .
 func FuzzFilter(f *testing.F) {
-	files, err := filepath.Glob("testdata/*/*.json")
-	require.NoError(f, err)
-	for _, file := range files {
-		raw, err := os.ReadFile(file)
-		require.NoError(f, err)
-		var fl struct {
-			Steps []struct{ Path string } `json:"steps"`
-		}
-		require.NoError(f, json.Unmarshal(raw, &fl))
+	for _, fl := range scimtest.All {
 		for _, st := range fl.Steps {
 			if u, err := url.Parse(st.Path); err == nil {
 				if v := u.Query().Get("filter"); v != "" {

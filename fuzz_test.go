@@ -1,7 +1,7 @@
 package teamscim_test
 
 // Fuzz targets for what an IdP controls: PATCH bodies and POST/PUT bodies, driven through the
-// public handler. Seeds are the bodies of the recorded IdP flows in testdata/. CI runs each
+// public handler. Seeds are the bodies of the recorded IdP flows (package scimtest). CI runs each
 // target for a short fixed time (.ci/run); `go test` runs the seeds as ordinary tests.
 //
 //	go test -run '^$' -fuzz '^FuzzPatchUser$' -fuzztime 30s .
@@ -9,41 +9,34 @@ package teamscim_test
 import (
 	"encoding/json"
 	"net/http"
-	"os"
-	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/teamscim/teamscim/scimtest"
 )
 
 // fixtureBodies returns the request bodies of the recorded IdP flows whose method is one of
 // methods, with {{…}} placeholders replaced by id.
 func fixtureBodies(tb testing.TB, id string, methods ...string) []string {
 	tb.Helper()
-	files, err := filepath.Glob("testdata/*/*.json")
-	require.NoError(tb, err)
 	var out []string
-	for _, file := range files {
-		raw, err := os.ReadFile(file)
-		require.NoError(tb, err)
-		var f flow
-		require.NoError(tb, json.Unmarshal(raw, &f))
+	for _, f := range scimtest.All {
 		for _, st := range f.Steps {
-			for _, m := range methods {
-				if st.Method == m && len(st.Body) > 0 {
-					b := string(st.Body)
-					for strings.Contains(b, "{{") {
-						i := strings.Index(b, "{{")
-						j := strings.Index(b[i:], "}}")
-						if j < 0 {
-							break
-						}
-						b = b[:i] + id + b[i+j+2:]
+			if slices.Contains(methods, st.Method) && len(st.Body) > 0 {
+				b := string(st.Body)
+				for strings.Contains(b, "{{") {
+					i := strings.Index(b, "{{")
+					j := strings.Index(b[i:], "}}")
+					if j < 0 {
+						break
 					}
-					out = append(out, b)
+					b = b[:i] + id + b[i+j+2:]
 				}
+				out = append(out, b)
 			}
 		}
 	}
