@@ -46,6 +46,11 @@
 //	                       rotation, so that an identity provider can switch over
 //	-store s               memory (default), or a postgres:// or postgresql:// connection URL
 //	                       to keep the data in PostgreSQL (package pgstore)
+//	-metrics               serve the library's OpenTelemetry metrics in Prometheus's text format
+//	                       at GET /metrics (default off)
+//	-log-level l           debug, info (default) or warn: info logs every failed SCIM request
+//	                       (4xx, 5xx) with its operation, status, scimType, detail, team, key ID
+//	                       and trace ID; debug also logs the successful ones
 //
 // Workspaces: the server keeps an in-memory workspace service (package memworkspace). Every
 // member provisioned gets a personal workspace and an internal one of their own, so the
@@ -66,6 +71,12 @@
 //
 //	GET  /debug/accounts          the accounts and the account calls made
 //	POST /debug/accept?email=...  the invited person accepts
+//
+// Metrics: with -metrics, GET /metrics serves the library's instruments through
+// OpenTelemetry's Prometheus exporter (scim_server_request_duration_seconds,
+// teamscim_provisioning_outcomes_total, teamscim_auth_failures_total, teamscim_seats_in_use,
+// teamscim_jobs_pending, ...; the README's Observability section lists them), with the seat
+// gauges for the demo team.
 //
 // Audit events are logged on standard error.
 //
@@ -94,6 +105,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
+	"go.opentelemetry.io/otel/metric"
 
 	"github.com/teamscim/teamscim"
 	"github.com/teamscim/teamscim/memaccounts"
@@ -142,11 +154,14 @@ type options struct {
 	rotateKey    time.Duration
 	keepPrevious bool
 	store        string
+	metrics      bool
+	logLevel     string
 }
 
 var (
 	seatPolicies = []string{"limit", "autoflex", "trueup"}
 	rateLimits   = []string{"off", "postman"}
+	logLevels    = []string{"debug", "info", "warn"}
 )
 
 // parseFlags parses args. On a bad command line it writes the problem and the usage to
@@ -166,6 +181,8 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs.DurationVar(&o.rotateKey, "rotate-key", 0, "regenerate the demo key every `duration` (e.g. 10m) and print the new one; the previous key is revoked at once unless -keep-previous-key; 0 = never")
 	fs.BoolVar(&o.keepPrevious, "keep-previous-key", false, "with -rotate-key, keep the previous key active until the next rotation")
 	fs.StringVar(&o.store, "store", "memory", "where the data lives: memory, or a postgres:// `URL` of a PostgreSQL database (its schema is migrated at start)")
+	fs.BoolVar(&o.metrics, "metrics", false, "serve the library's OpenTelemetry metrics in Prometheus's text format at GET /metrics")
+	fs.StringVar(&o.logLevel, "log-level", "info", "log `level`: debug (every request), info (failed requests, audit events) or warn")
 	fs.Usage = func() {
 		fmt.Fprintf(fs.Output(), "Usage: server [flags]\n\n"+
 			"Serves SCIM 2.0 at /scim/v2 for one demo team (in memory, or in PostgreSQL with -store) and prints the base URL and API key.\n\nFlags:\n")
@@ -192,6 +209,8 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 		return bad("invalid value %q for flag -seat-policy: must be one of %s", o.seatPolicy, strings.Join(seatPolicies, ", "))
 	case !oneOf(o.rateLimit, rateLimits):
 		return bad("invalid value %q for flag -rate-limit: must be one of %s", o.rateLimit, strings.Join(rateLimits, ", "))
+	case !oneOf(o.logLevel, logLevels):
+		return bad("invalid value %q for flag -log-level: must be one of %s", o.logLevel, strings.Join(logLevels, ", "))
 	case o.keyTTL < 0:
 		return bad("invalid value %v for flag -key-ttl: must be 0 (never) or more", o.keyTTL)
 	case o.rotateKey < 0:
@@ -234,7 +253,11 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	log := slog.New(slog.NewTextHandler(stderr, nil))
+	var level slog.Level // the names of logLevels are slog's
+	if err := level.UnmarshalText([]byte(o.logLevel)); err != nil {
+		return err
+	}
+	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
 	var limits teamscim.RateLimits
 	if o.rateLimit == "postman" {
 		limits = teamscim.PostmanRateLimits
@@ -251,9 +274,21 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		st, storeKind = pgstore.New(pool), "postgres"
 	}
 
+	var meters metric.MeterProvider // nil: no metrics
+	var metricsHandler http.Handler
+	if o.metrics {
+		var shutdown func()
+		if meters, metricsHandler, shutdown, err = prometheusMetrics(); err != nil {
+			return fmt.Errorf("-metrics: %w", err)
+		}
+		defer shutdown()
+	}
+
 	workspaces := memworkspace.New()
 	accounts := demoAccounts()
 	srv, err := teamscim.New(teamscim.Config{
+		MeterProvider:          meters,
+		SeatMetrics:            teamscim.SeatMetrics{AllTeams: true}, // the demo team
 		Accounts:               accounts,
 		Store:                  st,
 		Logger:                 log,
@@ -293,6 +328,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		}
 		writeJSON(w, map[string]any{"id": u.ID, "userName": u.UserName, "pending": u.Pending})
 	})
+	if metricsHandler != nil {
+		mux.Handle("GET /metrics", metricsHandler)
+	}
 	mux.HandleFunc("GET /debug/seats", func(w http.ResponseWriter, r *http.Request) {
 		rep, err := srv.SeatReport(r.Context(), team.ID)
 		if err != nil {
@@ -337,7 +375,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if base == "" {
 		base = "http://" + displayAddr(ln.Addr()) + "/scim/v2"
 	}
-	log.Info("serving SCIM", "addr", ln.Addr().String(), "team", team.ID, "store", storeKind, "require-email", o.requireEmail, "rate-limit", o.rateLimit)
+	log.Info("serving SCIM", "addr", ln.Addr().String(), "team", team.ID, "store", storeKind, "require-email", o.requireEmail,
+		"rate-limit", o.rateLimit, "metrics", o.metrics, "log-level", o.logLevel)
 	logKey(log, key.Key, o)
 	fmt.Fprintf(stdout, "SCIM base URL: %s\nSCIM API key: %s\n", base, key.Secret)
 
