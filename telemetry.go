@@ -136,7 +136,7 @@ func newTelemetry(cfg Config) (*telemetry, error) {
 		metric.WithExplicitBucketBoundaries(durationBuckets...))
 	check(err)
 	t.outcomes, err = m.Int64Counter("teamscim.provisioning.outcomes", metric.WithUnit("{outcome}"),
-		metric.WithDescription("Provisioning outcomes committed by SCIM requests (created, invited, adopted, relinked, deactivated, reactivated, hidden) and changes refused for want of a seat."))
+		metric.WithDescription("Provisioning outcomes committed by SCIM requests (created, invited, adopted, relinked, deactivated, reactivated, hidden), and changes refused for want of a seat (seat_refused)."))
 	check(err)
 	t.authFailures, err = m.Int64Counter("teamscim.auth.failures", metric.WithUnit("{request}"),
 		metric.WithDescription("SCIM requests refused by authentication (401 or 403), by reason."))
@@ -214,7 +214,7 @@ func (t *telemetry) teamAttr(set []attribute.KeyValue, teamID string) []attribut
 
 // serving notes that the Server served teamID, for SeatMetrics.AllTeams.
 func (t *telemetry) serving(teamID string) {
-	if t.seatMetrics.AllTeams && teamID != "" {
+	if t.metrics && t.seatMetrics.AllTeams && teamID != "" {
 		if _, ok := t.served.Load(teamID); !ok {
 			t.served.Store(teamID, struct{}{})
 		}
@@ -283,10 +283,10 @@ const (
 // resourceOps names the operations of one resource type.
 type resourceOps struct{ list, search, get, create, replace, patch, del string }
 
-var operationNames = map[string]resourceOps{
-	"Users":  {"users.list", "users.search", "users.get", "users.create", "users.replace", "users.patch", "users.delete"},
-	"Groups": {"groups.list", "groups.search", "groups.get", "groups.create", "groups.replace", "groups.patch", "groups.delete"},
-}
+var (
+	userOps  = resourceOps{"users.list", "users.search", "users.get", "users.create", "users.replace", "users.patch", "users.delete"}
+	groupOps = resourceOps{"groups.list", "groups.search", "groups.get", "groups.create", "groups.replace", "groups.patch", "groups.delete"}
+)
 
 // operationOf names the operation of a request routed to rt (ok false: no endpoint).
 func operationOf(method string, rt routed, ok bool) string {
@@ -298,8 +298,13 @@ func operationOf(method string, rt routed, ok bool) string {
 	case rt.path == "/Me":
 		return opMe
 	}
-	ops, isResource := operationNames[rt.resource]
-	if !isResource {
+	var ops resourceOps
+	switch rt.resource {
+	case "Users":
+		ops = userOps
+	case "Groups":
+		ops = groupOps
+	default:
 		return opDiscovery
 	}
 	switch rt.kind {
@@ -389,7 +394,12 @@ func (s *Server) endRequest(r *http.Request, rw *responseWriter, start time.Time
 		e = rw.tel.errorBody()
 	}
 	ctx := r.Context()
-	elapsed := s.now().Sub(start)
+	level, msg := requestLogLevel(rw.tel.op, status)
+	logged := s.log.Enabled(ctx, level)
+	var elapsed time.Duration
+	if logged || t.metrics { // reading the clock costs (a VM's clock, hundreds of ns)
+		elapsed = s.now().Sub(start)
+	}
 	scimType := boundedSCIMType(e.ScimType)
 	if t.metrics && t.requestDuration.Enabled(ctx) {
 		t.requestDuration.Record(ctx, elapsed.Seconds(), t.requestAttrs(rw.tel.op, status, scimType, rw.tel.teamID))
@@ -412,7 +422,9 @@ func (s *Server) endRequest(r *http.Request, rw *responseWriter, start time.Time
 		}
 		sp.End()
 	}
-	s.logRequest(ctx, r, rw, status, e, elapsed)
+	if logged {
+		s.logRequest(ctx, r, rw, level, msg, status, e, elapsed)
+	}
 }
 
 // requestAttrs returns the attributes of a request's data point: its operation, status code
@@ -484,21 +496,22 @@ func existenceCheck(op string, status int) bool {
 	return status == http.StatusNotFound && (op == "users.get" || op == "groups.get")
 }
 
-// logRequest logs a served request: a failure (4xx but an existence check's 404, at Info;
-// 5xx, at Warn) with what an admin needs to find it (operation, status, scimType, the error's
-// detail or, for an authentication failure, its reason, team, key ID, trace ID), anything else
-// at Debug. It logs nothing of the request's body or headers.
-func (s *Server) logRequest(ctx context.Context, r *http.Request, rw *responseWriter, status int, e scimErrorBody, elapsed time.Duration) {
-	level, msg := slog.LevelDebug, "teamscim: request"
+// requestLogLevel is the level and message of a request's log line: a failure (4xx but an
+// existence check's 404) at Info, a 5xx at Warn, anything else at Debug.
+func requestLogLevel(op string, status int) (slog.Level, string) {
 	switch {
 	case status >= 500:
-		level, msg = slog.LevelWarn, "teamscim: request failed"
-	case status >= 400 && !existenceCheck(rw.tel.op, status):
-		level, msg = slog.LevelInfo, "teamscim: request failed"
+		return slog.LevelWarn, "teamscim: request failed"
+	case status >= 400 && !existenceCheck(op, status):
+		return slog.LevelInfo, "teamscim: request failed"
 	}
-	if !s.log.Enabled(ctx, level) { // the attributes cost allocations
-		return
-	}
+	return slog.LevelDebug, "teamscim: request"
+}
+
+// logRequest logs a served request at level (requestLogLevel) with what an admin needs to find
+// it: operation, status, scimType, the error's detail or, for an authentication failure, its
+// reason, team, key ID and trace ID. It logs nothing of the request's body or headers.
+func (s *Server) logRequest(ctx context.Context, r *http.Request, rw *responseWriter, level slog.Level, msg string, status int, e scimErrorBody, elapsed time.Duration) {
 	attrs := make([]slog.Attr, 0, 12)
 	attrs = append(attrs, slog.String("operation", rw.tel.op), slog.String("method", r.Method),
 		slog.String("path", r.URL.Path), slog.Int("status", status), slog.Duration("duration", elapsed))
