@@ -74,44 +74,50 @@ func (o *observed) points(name string) []point {
 // readPoints collects reader and returns the data points of the metric name.
 func readPoints(t testing.TB, reader *sdkmetric.ManualReader, name string) []point {
 	t.Helper()
-	var rm metricdata.ResourceMetrics
-	require.NoError(t, reader.Collect(context.Background(), &rm))
 	var out []point
-	add := func(set attribute.Set, v float64) {
+	eachPoint(t, reader, func(metric string, set attribute.Set, v float64) {
+		if metric != name {
+			return
+		}
 		attrs := map[string]string{}
 		for _, kv := range set.ToSlice() {
 			attrs[string(kv.Key)] = kv.Value.Emit()
 		}
 		out = append(out, point{attrs: attrs, value: v})
-	}
+	})
+	return out
+}
+
+// eachPoint collects reader and calls fn with every data point: its metric's name, its
+// attributes and its value (a histogram's count).
+func eachPoint(t testing.TB, reader *sdkmetric.ManualReader, fn func(name string, attrs attribute.Set, value float64)) {
+	t.Helper()
+	var rm metricdata.ResourceMetrics
+	require.NoError(t, reader.Collect(context.Background(), &rm))
 	for _, sm := range rm.ScopeMetrics {
 		for _, m := range sm.Metrics {
-			if m.Name != name {
-				continue
-			}
 			switch d := m.Data.(type) {
 			case metricdata.Sum[int64]:
 				for _, p := range d.DataPoints {
-					add(p.Attributes, float64(p.Value))
+					fn(m.Name, p.Attributes, float64(p.Value))
 				}
 			case metricdata.Gauge[int64]:
 				for _, p := range d.DataPoints {
-					add(p.Attributes, float64(p.Value))
+					fn(m.Name, p.Attributes, float64(p.Value))
 				}
 			case metricdata.Gauge[float64]:
 				for _, p := range d.DataPoints {
-					add(p.Attributes, p.Value)
+					fn(m.Name, p.Attributes, p.Value)
 				}
 			case metricdata.Histogram[float64]:
 				for _, p := range d.DataPoints {
-					add(p.Attributes, float64(p.Count))
+					fn(m.Name, p.Attributes, float64(p.Count))
 				}
 			default:
-				t.Fatalf("metric %s has unexpected data %T", name, m.Data)
+				t.Fatalf("metric %s has unexpected data %T", m.Name, m.Data)
 			}
 		}
 	}
-	return out
 }
 
 // total sums the values of name's data points whose attributes include match.
@@ -221,37 +227,12 @@ func (o *observed) requireClean(t *testing.T) {
 			}
 		}
 	}
-	var rm metricdata.ResourceMetrics
-	require.NoError(t, o.reader.Collect(context.Background(), &rm))
-	for _, sm := range rm.ScopeMetrics {
-		for _, m := range sm.Metrics {
-			texts = append(texts, m.Name)
-			var sets []attribute.Set
-			switch d := m.Data.(type) {
-			case metricdata.Sum[int64]:
-				for _, p := range d.DataPoints {
-					sets = append(sets, p.Attributes)
-				}
-			case metricdata.Gauge[int64]:
-				for _, p := range d.DataPoints {
-					sets = append(sets, p.Attributes)
-				}
-			case metricdata.Gauge[float64]:
-				for _, p := range d.DataPoints {
-					sets = append(sets, p.Attributes)
-				}
-			case metricdata.Histogram[float64]:
-				for _, p := range d.DataPoints {
-					sets = append(sets, p.Attributes)
-				}
-			}
-			for _, set := range sets {
-				for _, kv := range set.ToSlice() {
-					texts = append(texts, kv.Value.Emit())
-				}
-			}
+	eachPoint(t, o.reader, func(name string, attrs attribute.Set, _ float64) {
+		texts = append(texts, name)
+		for _, kv := range attrs.ToSlice() {
+			texts = append(texts, kv.Value.Emit())
 		}
-	}
+	})
 	require.NotEmpty(t, texts)
 	for _, text := range texts {
 		assert.NotContains(t, text, "@", "an email address in telemetry")
@@ -644,4 +625,56 @@ func TestLibraryUsesOnlyTheOTelAPI(t *testing.T) {
 			assert.False(t, strings.HasPrefix(d, banned), "the library depends on %s", d)
 		}
 	}
+}
+
+// retryOnceStore rolls back every Update's first run and runs it again, as a SQL store does
+// after a serialisation failure.
+type retryOnceStore struct{ store.Store }
+
+func (s retryOnceStore) Update(ctx context.Context, teamID string, fn func(context.Context, store.Tx) error) error {
+	errRetry := errors.New("could not serialize access")
+	err := s.Store.Update(ctx, teamID, func(ctx context.Context, tx store.Tx) error {
+		if err := fn(ctx, tx); err != nil {
+			return err
+		}
+		return errRetry
+	})
+	if !errors.Is(err, errRetry) {
+		return err
+	}
+	return s.Store.Update(ctx, teamID, fn)
+}
+
+// An Update's span counts the runs of its function, with an event for each retry, and a
+// uniqueness conflict ends it with error.type conflict.
+func TestTelemetryStoreRetriesAndConflicts(t *testing.T) {
+	o := newObserved(t)
+	srv := mustNew(t, retryOnceStore{o.st}, func(c *teamscim.Config) { c.TracerProvider = o.tp })
+	mux := http.NewServeMux()
+	mux.Handle("/scim/v2/", http.StripPrefix("/scim/v2", srv))
+	o.h = mux
+	group := map[string]any{"schemas": []string{"urn:ietf:params:scim:schemas:core:2.0:Group"}, "displayName": "Engineering"}
+
+	require.Equal(t, http.StatusCreated, o.req(http.MethodPost, "/Groups", group).Code)
+	update := o.span("teamscim.store.Update")
+	assert.Equal(t, "2", attrsOf(update.Attributes)["teamscim.store.attempts"])
+	require.Len(t, update.Events, 1)
+	assert.Equal(t, "retry", update.Events[0].Name)
+	assert.Equal(t, "groups.create", spanByID(t, o.spans.GetSpans(), update.Parent.SpanID()).Name)
+
+	requireSCIMError(t, o.req(http.MethodPost, "/Groups", group), http.StatusConflict, "uniqueness")
+	update = o.span("teamscim.store.Update")
+	assert.Equal(t, "conflict", attrsOf(update.Attributes)["error.type"])
+	assert.Equal(t, "1", attrsOf(update.Attributes)["teamscim.store.attempts"], "a refused change is not retried")
+	create := o.span("groups.create")
+	assert.Equal(t, map[string]string{"http.response.status_code": "409", "error.type": "409", "scim.type": "uniqueness"},
+		pick(attrsOf(create.Attributes), "http.response.status_code", "error.type", "scim.type"))
+}
+
+func pick(m map[string]string, keys ...string) map[string]string {
+	out := map[string]string{}
+	for _, k := range keys {
+		out[k] = m[k]
+	}
+	return out
 }
