@@ -165,6 +165,26 @@
 // matches. A group's version moves with its members too. Config.RateLimit gives each team read
 // and write budgets (429 with Retry-After beyond them); it is off by default.
 //
+// # Observability
+//
+// Config.MeterProvider and Config.TracerProvider (OpenTelemetry; the package imports only its
+// API, the host brings the SDK and exporters) receive what a host's HTTP middleware cannot
+// see: a duration histogram of SCIM requests by operation ("users.create", "groups.patch",
+// ...), status and scimType; provisioning outcomes (created, invited, adopted, relinked,
+// deactivated, reactivated, hidden, refused for a seat); authentication failures by reason;
+// 429s by class; job calls, pending jobs and the age of the oldest; the duration of every call
+// to the host's services; and, for the teams Config.SeatMetrics chooses, seats in use and
+// licensed. A span per request, named by operation and continuing the caller's trace
+// (Config.Propagator, W3C traceparent by default), has children for the store's View and
+// Update (retries counted), every host call, and jobs; RetryPending has its own. Metrics carry
+// team IDs only with Config.MetricTeamIDs; nothing carries a secret, a body or an email
+// address. Without providers nothing is measured and the request path is unchanged.
+//
+// Every failed request is logged through Config.Logger, at Info for a 4xx (except the 404 of a
+// GET of one resource: an identity provider's existence check) and Warn for a 5xx, with its
+// operation, status, scimType, detail (or authentication failure reason), team, key ID and
+// trace ID; successful requests at Debug.
+//
 // # Errors
 //
 // Every error response is a SCIM error body (urn:ietf:params:scim:api:messages:2.0:Error) with

@@ -77,11 +77,12 @@ func keyActor(keyID string) string { return "key:" + keyID }
 // commits. The function may run more than once (a SQL store retries), so every run gets
 // fresh effects and only the last run's are acted on.
 type effects struct {
-	teamID string
-	actor  string
-	now    time.Time
-	events []Event
-	jobs   []string // members whose jobs (workspace hand-overs) run after the commit
+	teamID   string
+	actor    string
+	now      time.Time
+	events   []Event
+	jobs     []string      // members whose jobs (workspace hand-overs) run after the commit
+	outcomes outcomeCounts // provisioning outcomes, for the metrics (telemetry.go)
 }
 
 // runJobs asks for userID's jobs to run after the commit.
@@ -105,6 +106,7 @@ func (s *Server) update(ctx context.Context, teamID, actor string, fn func(ctx c
 		fx = &effects{teamID: teamID, actor: actor, now: s.now()}
 		return fn(ctx, tx, fx)
 	})
+	s.tel.updated(ctx, teamID, fx, err)
 	if err != nil {
 		return err
 	}

@@ -107,7 +107,7 @@ func (s *Server) jobTimeout(kind string) time.Duration {
 // success and released for the next retry on failure. A job that cannot run at all (its
 // data unreadable, or its hook no longer configured) is dropped with an error in the log.
 func (s *Server) runJob(ctx context.Context, teamID string, job store.Job) error {
-	callErr := s.callJob(ctx, teamID, job)
+	callErr := s.tel.runJob(ctx, teamID, job, s.callJob)
 	if errors.Is(callErr, errBadJob) {
 		s.log.Error("teamscim: dropping a job that cannot run", "team", teamID, "job", job.ID, "kind", job.Kind, "error", callErr)
 		callErr = nil
@@ -173,6 +173,8 @@ func (s *Server) finishJob(ctx context.Context, teamID string, job store.Job, ca
 // periodically, and at start-up. It returns the number of jobs still pending, and the first
 // error of the store (hook failures are not errors here: their jobs stay pending).
 func (s *Server) RetryPending(ctx context.Context) (pending int, err error) {
+	ctx, done := s.tel.startRetryPending(ctx)
+	defer func() { done(pending, err) }()
 	teams, err := s.store.TeamsWithJobs(ctx)
 	if err != nil {
 		return 0, fmt.Errorf("teamscim: retry pending: %w", err)

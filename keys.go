@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"crypto/sha256"
+	"crypto/subtle"
 	"encoding/base64"
 	"errors"
 	"fmt"
@@ -100,6 +101,20 @@ func keyView(k store.APIKey, now time.Time, creatorGone bool) Key {
 
 func keyExpired(k store.APIKey, now time.Time) bool {
 	return !k.Expires.IsZero() && !now.Before(k.Expires)
+}
+
+// keyRefusal returns why the key k, found by digest, does not authenticate a request at now
+// (authUnknown, authRevoked, authExpired), or "" when it does.
+func keyRefusal(k store.APIKey, digest [32]byte, now time.Time) string {
+	switch {
+	case subtle.ConstantTimeCompare(k.Digest[:], digest[:]) != 1:
+		return authUnknown
+	case k.Status != store.KeyActive:
+		return authRevoked
+	case keyExpired(k, now):
+		return authExpired
+	}
+	return ""
 }
 
 // keyPrerequisites are what a team needs before a key is generated or re-activated.

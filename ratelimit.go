@@ -142,6 +142,7 @@ func (s *Server) checkRate(w http.ResponseWriter, r *http.Request, teamID string
 	if write {
 		class, perMinute = "writes", s.cfg.RateLimit.WritesPerMinute
 	}
+	s.tel.rateLimited(r, teamID, class)
 	w.Header().Set("Retry-After", fmt.Sprint(secs))
 	writeError(w, scimerrors.ScimError{Status: http.StatusTooManyRequests,
 		Detail: fmt.Sprintf("Too many requests: the team's SCIM rate limit is %d %s per minute. Retry after %d s.", perMinute, class, secs)})

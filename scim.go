@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"crypto/sha256"
-	"crypto/subtle"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -21,6 +20,9 @@ import (
 	scimerrors "github.com/elimity-com/scim/errors"
 	"github.com/elimity-com/scim/optional"
 	"github.com/elimity-com/scim/schema"
+	"go.opentelemetry.io/otel/metric"
+	"go.opentelemetry.io/otel/propagation"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/teamscim/teamscim/store"
 )
@@ -39,9 +41,34 @@ const (
 type Config struct {
 	// Store persists teams, keys, users and groups. Required.
 	Store store.Store
-	// Logger receives request errors and internal failures. Secrets (keys, passwords,
-	// Authorization headers) are never logged. Default: discard.
+	// Logger receives request errors and internal failures. Every request that fails is
+	// logged, at Info (4xx, but for the 404 of a GET of one resource, an identity provider's
+	// existence check) or Warn (5xx), with its operation, status, scimType, detail, team, key
+	// ID, authentication failure reason and trace ID; other requests at Debug. Secrets (keys,
+	// passwords, Authorization headers) and request bodies are never logged. Default: discard.
 	Logger *slog.Logger
+	// MeterProvider receives the Server's metrics (requests, provisioning outcomes,
+	// authentication failures, rate limiting, jobs and hook calls, seats; the README's
+	// Observability section lists them). Default: none, no metrics (the global provider is not
+	// used: pass otel.GetMeterProvider() for it).
+	MeterProvider metric.MeterProvider
+	// TracerProvider receives a span per SCIM request, named by operation ("users.create"),
+	// with child spans for the store's View and Update, every call to Workspaces and Accounts,
+	// jobs, and RetryPending. Spans carry no secret, request body or email address. Default:
+	// none, no spans (the global provider is not used).
+	TracerProvider trace.TracerProvider
+	// Propagator reads the trace context of a request whose context carries no span yet (a
+	// host middleware that starts spans puts one there, and the request's span is its child).
+	// It also gives untraced requests' failure logs a trace ID. Default: W3C Trace Context
+	// (traceparent); the global propagator is not used.
+	Propagator propagation.TextMapPropagator
+	// MetricTeamIDs adds the team's ID (teamscim.team.id) to the data points of the request,
+	// outcome, authentication, rate-limit, job and hook metrics. Off by default: each team
+	// multiplies the number of series. Spans always carry it.
+	MetricTeamIDs bool
+	// SeatMetrics chooses the teams the seat gauges (teamscim.seats.in_use,
+	// teamscim.seats.licensed) report; needs MeterProvider. Default: none.
+	SeatMetrics SeatMetrics
 	// BaseURL is the absolute URL of the SCIM root as clients see it, for example
 	// "https://api.example.com/scim/v2". It is used for Location headers and meta.location.
 	// Default: derived from each request (scheme, Host and the prefix the host stripped).
@@ -103,6 +130,7 @@ type Server struct {
 	resources  map[string]scim.ResourceType // by endpoint without the slash ("Users")
 	elimityLog scim.Logger
 	limiter    *rateLimiter // nil: no rate limits
+	tel        *telemetry   // metrics, spans and request logs (telemetry.go)
 }
 
 // New returns a Server for cfg.
@@ -142,6 +170,9 @@ func New(cfg Config) (*Server, error) {
 	}
 	cfg.BaseURL = strings.TrimRight(cfg.BaseURL, "/")
 	s := &Server{cfg: cfg, log: cfg.Logger, store: cfg.Store, now: cfg.Now}
+	if err := s.setUpTelemetry(); err != nil {
+		return nil, fmt.Errorf("teamscim: telemetry: %w", err)
+	}
 	s.elimityLog = elimityLogger{s.log}
 	if cfg.RateLimit.enabled() {
 		s.limiter = newRateLimiter(cfg.RateLimit)
@@ -233,6 +264,8 @@ func requestOf(r *http.Request) *request {
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	rw := &responseWriter{ResponseWriter: w}
 	start := s.now()
+	r = s.tel.beginRequest(r, rw)
+	defer s.endRequest(r, rw, start) // metrics, span and the request's log line
 	defer func() {
 		if v := recover(); v != nil {
 			if v == http.ErrAbortHandler {
@@ -244,16 +277,13 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 				writeError(rw, errInternal)
 			}
 		}
-		if s.log.Enabled(r.Context(), slog.LevelDebug) { // the arguments cost allocations
-			s.log.Debug("teamscim: request", "method", r.Method, "path", r.URL.Path,
-				"status", rw.status, "duration", s.now().Sub(start))
-		}
 	}()
 	s.serve(rw, r)
 }
 
 func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 	rt, ok := route(r.Method, r.URL.Path)
+	s.tel.routed(w, r.Method, rt, ok)
 	if !ok {
 		writeError(w, scimerrors.ScimError{Status: http.StatusNotFound, Detail: "Specified endpoint does not exist."})
 		return
@@ -266,6 +296,7 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 
 	team, key, err := s.authenticate(r.Context(), r.Header.Get("Authorization"))
 	if err != nil {
+		s.tel.authFailed(w, r, err)
 		var ae *apiError
 		if errors.As(err, &ae) && ae.status == http.StatusUnauthorized {
 			w.Header().Set("WWW-Authenticate", `Bearer realm="SCIM"`)
@@ -273,6 +304,7 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 		writeError(w, s.scimError(err))
 		return
 	}
+	s.tel.authenticated(w, team.ID, key.ID)
 	if !s.checkRate(w, r, team.ID) {
 		return
 	}
@@ -392,19 +424,19 @@ func (s *Server) baseURL(r *http.Request) string {
 func (s *Server) authenticate(ctx context.Context, header string) (store.Team, store.APIKey, error) {
 	secret, ok := parseAuthorization(header)
 	if !ok {
-		return store.Team{}, store.APIKey{}, errUnauthorized
+		return store.Team{}, store.APIKey{}, refuse(authMissing, store.APIKey{})
 	}
 	var buf [128]byte // keeps the secret's bytes off the heap
 	digest := sha256.Sum256(append(buf[:0], secret...))
 	key, err := s.store.LookupKey(ctx, digest)
 	if errors.Is(err, store.ErrNotFound) {
-		return store.Team{}, store.APIKey{}, errUnauthorized
+		return store.Team{}, store.APIKey{}, refuse(authUnknown, store.APIKey{})
 	}
 	if err != nil {
 		return store.Team{}, store.APIKey{}, fmt.Errorf("teamscim: look up key: %w", err)
 	}
-	if subtle.ConstantTimeCompare(key.Digest[:], digest[:]) != 1 || key.Status != store.KeyActive || keyExpired(key, s.now()) {
-		return store.Team{}, store.APIKey{}, errUnauthorized
+	if reason := keyRefusal(key, digest, s.now()); reason != "" {
+		return store.Team{}, store.APIKey{}, refuse(reason, key)
 	}
 	var team store.Team
 	var denied error
@@ -415,22 +447,22 @@ func (s *Server) authenticate(ctx context.Context, header string) (store.Team, s
 		}
 		switch {
 		case !team.SCIMEnabled:
-			denied = &apiError{status: http.StatusForbidden, detail: "SCIM provisioning is turned off for this team."}
+			denied = refuse(authSCIMOff, key)
 		case !s.planIncludesSCIM(team.Plan):
-			denied = errPlanForbidden
+			denied = refuse(authPlan, key)
 		default:
 			creatorOK, err := keyCreatorIsAdmin(ctx, tx, key)
 			if err != nil {
 				return err
 			}
 			if !creatorOK {
-				denied = errKeyCreatorGone
+				denied = refuse(authCreatorLeft, key)
 			}
 		}
 		return nil
 	})
 	if errors.Is(err, store.ErrNotFound) {
-		return store.Team{}, store.APIKey{}, errUnauthorized
+		return store.Team{}, store.APIKey{}, refuse(authUnknown, key)
 	}
 	if err != nil {
 		return store.Team{}, store.APIKey{}, fmt.Errorf("teamscim: read team: %w", err)
@@ -534,6 +566,7 @@ type responseWriter struct {
 	http.ResponseWriter
 	status      int
 	wroteHeader bool
+	tel         requestTelemetry // what telemetry.go learns about the request
 }
 
 func (w *responseWriter) WriteHeader(code int) {
@@ -547,6 +580,7 @@ func (w *responseWriter) Write(b []byte) (int, error) {
 	if !w.wroteHeader {
 		w.WriteHeader(http.StatusOK)
 	}
+	w.tel.keepError(w.status, b)
 	return w.ResponseWriter.Write(b)
 }
 

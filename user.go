@@ -90,6 +90,7 @@ func (h *userHandler) Create(r *http.Request, attrs scim.ResourceAttributes) (sc
 		if onTeam(existing) {
 			fx.event(EventUserProvisioned, u.ID, "") // adopted: no change of state, but now provisioned
 		}
+		fx.outcome(adoptedOrRelinked(existing))
 		out = u
 		return nil
 	})
@@ -133,6 +134,7 @@ func (s *Server) createMember(ctx context.Context, tx store.Tx, fx *effects, in 
 	if pending {
 		fx.event(EventInviteSent, u.ID, "")
 	}
+	fx.outcome(createdOrInvited(pending))
 	if err := s.queueAccount(ctx, tx, fx, u, job); err != nil {
 		return err
 	}
@@ -253,6 +255,7 @@ func (h *userHandler) Delete(r *http.Request, id string) error {
 		next := old
 		next.Active, next.Deleted = false, true
 		next.LastModified, next.Version = fx.now, old.Version+1
+		fx.outcome(outcomeHidden)
 		return s.saveUser(ctx, tx, fx, old, next, "")
 	})
 	if err != nil {
@@ -321,6 +324,7 @@ func (s *Server) saveUser(ctx context.Context, tx store.Tx, fx *effects, old, ne
 			return err
 		}
 		fx.event(EventUserDeprovisioned, next.ID, "")
+		fx.outcome(deactivation(next))
 	case joining:
 		if err := s.syncSeat(ctx, tx, fx, &next); err != nil {
 			return err
@@ -329,6 +333,7 @@ func (s *Server) saveUser(ctx context.Context, tx store.Tx, fx *effects, old, ne
 			return err
 		}
 		fx.event(joinEvent, next.ID, "")
+		fx.outcome(reactivation(joinEvent))
 	default:
 		if err := s.pendingJobs(ctx, tx, fx, next.ID); err != nil {
 			return err

@@ -49,6 +49,11 @@
 //	-ui bool               serve the team settings pages at / and the /debug endpoints
 //	                       (default true); false serves SCIM only
 //	-ui-password p         the password the pages and /debug ask for (at least 12 characters)
+//	-metrics               serve the library's OpenTelemetry metrics in Prometheus's text format
+//	                       at GET /metrics (default off)
+//	-log-level l           debug, info (default) or warn: info logs every failed SCIM request
+//	                       (4xx, 5xx) with its operation, status, scimType, detail, team, key ID
+//	                       and trace ID; debug also logs the successful ones
 //
 // Settings pages (ui.go, ui_pages.go): the demo team's "Team Settings" at /, a reference for
 // wiring the team-admin API to a UI: authentication (plan, SSO, the SCIM switch, domains,
@@ -78,6 +83,12 @@
 //	GET  /debug/accounts          the accounts and the account calls made
 //	POST /debug/accept?email=...  the invited person accepts
 //
+// Metrics: with -metrics, GET /metrics serves the library's instruments through
+// OpenTelemetry's Prometheus exporter (scim_server_request_duration_seconds,
+// teamscim_provisioning_outcomes_total, teamscim_auth_failures_total, teamscim_seats_in_use,
+// teamscim_jobs_pending, ...; the README's Observability section lists them), with the seat
+// gauges for the demo team.
+//
 // Audit events are logged on standard error, and the settings pages show the latest.
 //
 // Try it:
@@ -105,6 +116,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
+	"go.opentelemetry.io/otel/metric"
 
 	"github.com/teamscim/teamscim"
 	"github.com/teamscim/teamscim/memaccounts"
@@ -155,11 +167,14 @@ type options struct {
 	store        string
 	ui           bool
 	uiPassword   string
+	metrics      bool
+	logLevel     string
 }
 
 var (
 	seatPolicies = []string{"limit", "autoflex", "trueup"}
 	rateLimits   = []string{"off", "postman"}
+	logLevels    = []string{"debug", "info", "warn"}
 )
 
 // parseFlags parses args. On a bad command line it writes the problem and the usage to
@@ -181,6 +196,8 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs.StringVar(&o.store, "store", "memory", "where the data lives: memory, or a postgres:// `URL` of a PostgreSQL database (its schema is migrated at start)")
 	fs.BoolVar(&o.ui, "ui", true, "serve the team settings pages at / and the /debug endpoints; false serves SCIM only")
 	fs.StringVar(&o.uiPassword, "ui-password", "", "the `password` the settings pages and /debug ask for (at least 12 characters); without it they answer only on loopback, unless -addr or -base-url is not loopback, when a generated password is printed")
+	fs.BoolVar(&o.metrics, "metrics", false, "serve the library's OpenTelemetry metrics in Prometheus's text format at GET /metrics")
+	fs.StringVar(&o.logLevel, "log-level", "info", "log `level`: debug (every request), info (failed requests, audit events) or warn")
 	fs.Usage = func() {
 		fmt.Fprintf(fs.Output(), "Usage: server [flags]\n\n"+
 			"Serves SCIM 2.0 at /scim/v2 for one demo team (in memory, or in PostgreSQL with -store) and prints the base URL and API key.\n\nFlags:\n")
@@ -207,6 +224,8 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 		return bad("invalid value %q for flag -seat-policy: must be one of %s", o.seatPolicy, strings.Join(seatPolicies, ", "))
 	case !oneOf(o.rateLimit, rateLimits):
 		return bad("invalid value %q for flag -rate-limit: must be one of %s", o.rateLimit, strings.Join(rateLimits, ", "))
+	case !oneOf(o.logLevel, logLevels):
+		return bad("invalid value %q for flag -log-level: must be one of %s", o.logLevel, strings.Join(logLevels, ", "))
 	case o.keyTTL < 0:
 		return bad("invalid value %v for flag -key-ttl: must be 0 (never) or more", o.keyTTL)
 	case o.rotateKey < 0:
@@ -253,7 +272,11 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	log := slog.New(slog.NewTextHandler(stderr, nil))
+	var level slog.Level // the names of logLevels are slog's
+	if err := level.UnmarshalText([]byte(o.logLevel)); err != nil {
+		return err
+	}
+	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
 	var limits teamscim.RateLimits
 	if o.rateLimit == "postman" {
 		limits = teamscim.PostmanRateLimits
@@ -270,10 +293,22 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		st, storeKind = pgstore.New(pool), "postgres"
 	}
 
+	var meters metric.MeterProvider // nil: no metrics
+	var metricsHandler http.Handler
+	if o.metrics {
+		var shutdown func()
+		if meters, metricsHandler, shutdown, err = prometheusMetrics(); err != nil {
+			return fmt.Errorf("-metrics: %w", err)
+		}
+		defer shutdown()
+	}
+
 	workspaces := memworkspace.New()
 	accounts := demoAccounts()
 	audit := newAuditLog(auditKeep)
 	srv, err := teamscim.New(teamscim.Config{
+		MeterProvider:          meters,
+		SeatMetrics:            teamscim.SeatMetrics{AllTeams: true}, // the demo team
 		Accounts:               accounts,
 		Store:                  st,
 		Logger:                 log,
@@ -342,6 +377,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 			writeJSON(w, rep)
 		}))
 	}
+	if metricsHandler != nil {
+		mux.Handle("GET /metrics", metricsHandler)
+	}
 	// Hand-overs whose call failed are retried by the member's next SCIM write, and here.
 	go func() {
 		tick := time.NewTicker(30 * time.Second)
@@ -373,7 +411,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if base == "" {
 		base = "http://" + displayAddr(ln.Addr()) + "/scim/v2"
 	}
-	log.Info("serving SCIM", "addr", ln.Addr().String(), "team", team.ID, "store", storeKind, "require-email", o.requireEmail, "rate-limit", o.rateLimit)
+	log.Info("serving SCIM", "addr", ln.Addr().String(), "team", team.ID, "store", storeKind, "require-email", o.requireEmail,
+		"rate-limit", o.rateLimit, "metrics", o.metrics, "log-level", o.logLevel)
 	logKey(log, key.Key, o)
 	fmt.Fprintf(stdout, "SCIM base URL: %s\nSCIM API key: %s\n", base, key.Secret)
 

@@ -299,6 +299,8 @@ func TestBadFlags(t *testing.T) {
 		{"-no-such-flag"},
 		{"-store", "mysql://db.example/teamscim"},
 		{"-store", "disk"},
+		{"-log-level", "verbose"},
+		{"-metrics=sometimes"},
 		{"extra"},
 	} {
 		t.Run(strings.Join(args, " "), func(t *testing.T) {
@@ -326,7 +328,7 @@ func TestHelp(t *testing.T) {
 	if !errors.Is(err, flag.ErrHelp) {
 		t.Fatalf("run(-h) = %v, want flag.ErrHelp", err)
 	}
-	for _, f := range []string{"-addr", "-api-key", "-key-ttl", "-rotate-key", "-keep-previous-key", "-seats", "-seat-policy", "-rate-limit", "-require-email", "-store", "postman"} {
+	for _, f := range []string{"-addr", "-api-key", "-key-ttl", "-rotate-key", "-keep-previous-key", "-seats", "-seat-policy", "-rate-limit", "-require-email", "-store", "-metrics", "-log-level", "postman"} {
 		if !strings.Contains(stderr.String(), f) {
 			t.Errorf("usage does not mention %s:\n%s", f, stderr.String())
 		}
@@ -733,5 +735,97 @@ func TestPostgresStoreUnreachable(t *testing.T) {
 	}
 	if stdout.String() != "" {
 		t.Errorf("stdout = %q, want nothing", stdout.String())
+	}
+}
+
+// -metrics serves the library's instruments at GET /metrics in Prometheus's text format: a
+// scrape after a create, a refused key and a bad filter shows each, with the demo team's seats
+// and no email address; without the flag there is no /metrics.
+func TestMetricsFlag(t *testing.T) {
+	in := start(t, "-metrics", "-seats", "3")
+	root := strings.TrimSuffix(in.base, "/scim/v2")
+	if code, _, body := do(t, http.MethodPost, in.base+"/Users", in.key, userBody("ann@example.com")); code != http.StatusCreated {
+		t.Fatalf("POST /Users: %d %s", code, body)
+	}
+	if code, _, _ := do(t, http.MethodGet, in.base+"/Users", "", ""); code != http.StatusUnauthorized {
+		t.Fatalf("GET /Users without a key: %d, want 401", code)
+	}
+	if code, _, _ := do(t, http.MethodGet, in.base+"/Users?filter=bad", in.key, ""); code != http.StatusBadRequest {
+		t.Fatalf("GET /Users?filter=bad: %d, want 400", code)
+	}
+	code, hdr, body := do(t, http.MethodGet, root+"/metrics", "", "")
+	if code != http.StatusOK || !strings.HasPrefix(hdr.Get("Content-Type"), "text/plain") {
+		t.Fatalf("GET /metrics: %d %s %s", code, hdr.Get("Content-Type"), body)
+	}
+	metrics := string(body)
+	for _, want := range [][]string{
+		{"scim_server_request_duration_seconds_count{", `scim_operation="users.create"`, `http_response_status_code="201"`, "} 1"},
+		{"scim_server_request_duration_seconds_count{", `scim_operation="users.list"`, `error_type="400"`, `scim_type="invalidFilter"`, "} 1"},
+		{"scim_server_request_duration_seconds_bucket{", `scim_operation="users.create"`, `le="0.001"`},
+		{"teamscim_auth_failures_total{", `teamscim_auth_reason="missing"`, "} 1"},
+		{"teamscim_provisioning_outcomes_total{", `teamscim_outcome="created"`, "} 1"},
+		{"teamscim_seats_in_use{", "teamscim_team_id=", "} 1"},
+		{"teamscim_seats_licensed{", "teamscim_team_id=", "} 3"},
+		{"teamscim_jobs_pending{", `teamscim_job_kind="workspaces"`, "} 0"},
+		{"teamscim_jobs_oldest_pending_age_seconds{", `teamscim_job_kind="accounts"`},
+		{"teamscim_job_calls_total{", `teamscim_job_kind="accounts"`, `teamscim_job_result="success"`},
+		{"teamscim_hook_duration_seconds_count{", `teamscim_hook="accounts.find_account"`},
+	} {
+		if !hasLine(metrics, want...) {
+			t.Errorf("no line of /metrics has all of %q:\n%s", want, metrics)
+		}
+	}
+	if strings.Contains(metrics, "@") || strings.Contains(metrics, in.key) {
+		t.Errorf("/metrics holds an email address or the key:\n%s", metrics)
+	}
+	if code, _, _ := do(t, http.MethodGet, strings.TrimSuffix(start(t).base, "/scim/v2")+"/metrics", "", ""); code != http.StatusNotFound {
+		t.Errorf("GET /metrics without -metrics: %d, want 404", code)
+	}
+}
+
+// hasLine reports whether a line of text contains every part.
+func hasLine(text string, parts ...string) bool {
+	for _, line := range strings.Split(text, "\n") {
+		all := true
+		for _, p := range parts {
+			all = all && strings.Contains(line, p)
+		}
+		if all {
+			return true
+		}
+	}
+	return false
+}
+
+// -log-level: info (the default) logs a failed request with what an admin needs and not the
+// successful ones; debug logs those too; warn logs neither.
+func TestLogLevelFlag(t *testing.T) {
+	fail := func(in instance) {
+		if code, _, _ := do(t, http.MethodGet, in.base+"/Users?filter=bad", in.key, ""); code != http.StatusBadRequest {
+			t.Fatalf("GET /Users?filter=bad: %d, want 400", code)
+		}
+		if code, _, _ := do(t, http.MethodGet, in.base+"/Users", in.key, ""); code != http.StatusOK {
+			t.Fatalf("GET /Users: %d, want 200", code)
+		}
+	}
+	const failed, succeeded = `msg="teamscim: request failed"`, `msg="teamscim: request" operation=users.list`
+	info := start(t)
+	fail(info)
+	logs := info.stderr.String()
+	if !hasLine(logs, "level=INFO", failed, "status=400", "scim_type=invalidFilter", "detail=", "team=", "key=") {
+		t.Errorf("-log-level info: no failed-request line with status, scimType, detail, team and key:\n%s", logs)
+	}
+	if strings.Contains(logs, succeeded) || strings.Contains(logs, info.key) {
+		t.Errorf("-log-level info: a successful request or the key is logged:\n%s", logs)
+	}
+	debug := start(t, "-log-level", "debug")
+	fail(debug)
+	if logs := debug.stderr.String(); !strings.Contains(logs, succeeded) || !strings.Contains(logs, failed) {
+		t.Errorf("-log-level debug: want the successful and the failed request:\n%s", logs)
+	}
+	warn := start(t, "-log-level", "warn")
+	fail(warn)
+	if logs := warn.stderr.String(); strings.Contains(logs, "teamscim: request") {
+		t.Errorf("-log-level warn: a 4xx or a success is logged:\n%s", logs)
 	}
 }
