@@ -1,6 +1,6 @@
 module github.com/teamscim/teamscim
 
-go 1.26.8
+go 1.26.0
 
 require (
 	github.com/elimity-com/scim v0.0.0-20260328082225-d5e7ba418946
