@@ -190,11 +190,12 @@ func (s *Server) lookupAccount(ctx context.Context, email string) (accountLookup
 var errManualInvite = &apiError{status: http.StatusConflict, scimType: scimerrors.ScimTypeUniqueness,
 	detail: "This email has a pending invite to the team that was sent outside SCIM: remove the pending invite in the team's settings, then retry."}
 
-// errOtherTeam answers a create for an account of another team on an unverified domain (R18).
+// errOtherTeam answers a create for an account of another team on an unverified domain.
 var errOtherTeam = &apiError{status: http.StatusConflict, scimType: scimerrors.ScimTypeUniqueness,
 	detail: "This person is a member of another team, on an email domain this team has not verified: verify the domain, or have them leave the other team."}
 
-// errPendingInGroup answers a group placement of a member whose invite is pending (R22).
+// errPendingInGroup answers a group placement of a member whose invite is pending: they join
+// groups once they have joined the team.
 func errPendingInGroup(id string) error {
 	return badRequest(scimerrors.ScimTypeInvalidValue,
 		"Member %q has not accepted the invitation to the team yet: they can join groups once they have.", id)

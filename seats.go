@@ -116,7 +116,8 @@ var (
 	ErrNoSeat = errors.New("teamscim: no available seats")
 )
 
-// errNoSeat is the client's view of a refused seat (research OQ1: 403, no scimType).
+// errNoSeat is the client's view of a refused seat: 403 without a scimType (Postman documents
+// no status for it and lists 403 among a create's errors).
 var errNoSeat = &apiError{status: http.StatusForbidden, detail: "no available seats"}
 
 // isSeatRole reports whether a role holds a seat.

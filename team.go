@@ -422,8 +422,8 @@ var errDomainNotVerified = badRequest(scimerrors.ScimTypeInvalidValue,
 	"The userName (email) change is refused: domain is not verified. Both the old and the new email domain must be verified by the team.")
 
 // checkEmailChange enforces the rule of an email change over SCIM: both the old and the new
-// email domain must be verified by the team (research OQ8, default "both": the old one proves
-// the team owns the account, the new one that it owns the address). A change of case only is
+// email domain must be verified by the team (both, because the old one proves the team owns
+// the account, and the new one that it owns the address). A change of case only is
 // not a change of email. With Config.AllowNonEmailUserNames userNames are not emails and the
 // rule does not apply.
 func (s *Server) checkEmailChange(ctx context.Context, tx store.Tx, from, to string) error {
