@@ -121,6 +121,16 @@ const (
 	accountEmail       = "email"
 )
 
+// accountMethods are the Accounts methods that carry out each action.
+var accountMethods = map[string]func(Accounts, context.Context, AccountRequest) error{
+	accountCreate:      Accounts.CreateAccount,
+	accountInvite:      Accounts.SendInvite,
+	accountConsolidate: Accounts.Consolidate,
+	accountAdd:         Accounts.AddToTeam,
+	accountRemove:      Accounts.RemoveFromTeam,
+	accountEmail:       Accounts.ChangeEmail,
+}
+
 // accountJob is an account job's store.Job.Data.
 type accountJob struct {
 	Action        string `json:"action"`
@@ -266,24 +276,11 @@ func (s *Server) callAccounts(ctx context.Context, teamID string, job store.Job)
 	}
 	req := AccountRequest{TeamID: teamID, MemberID: job.UserID, Email: d.Email, PreviousEmail: d.PreviousEmail,
 		GivenName: d.GivenName, FamilyName: d.FamilyName, AccountID: d.AccountID, Attempt: job.Attempts}
-	var err error
-	switch d.Action {
-	case accountCreate:
-		err = s.cfg.Accounts.CreateAccount(ctx, req)
-	case accountInvite:
-		err = s.cfg.Accounts.SendInvite(ctx, req)
-	case accountConsolidate:
-		err = s.cfg.Accounts.Consolidate(ctx, req)
-	case accountAdd:
-		err = s.cfg.Accounts.AddToTeam(ctx, req)
-	case accountRemove:
-		err = s.cfg.Accounts.RemoveFromTeam(ctx, req)
-	case accountEmail:
-		err = s.cfg.Accounts.ChangeEmail(ctx, req)
-	default:
+	call, ok := accountMethods[d.Action]
+	if !ok {
 		return fmt.Errorf("%w: unknown account action %q", errBadJob, d.Action)
 	}
-	if err != nil {
+	if err := call(s.cfg.Accounts, ctx, req); err != nil {
 		return fmt.Errorf("teamscim: accounts %s: %w", d.Action, err)
 	}
 	return nil
