@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/teamscim/teamscim"
+	"github.com/teamscim/teamscim/internal/loadtest"
 	"github.com/teamscim/teamscim/memaccounts"
 	"github.com/teamscim/teamscim/memworkspace"
 )
@@ -28,6 +29,7 @@ func BenchmarkMemberLifeWithHostServices(b *testing.B) {
 			deactivate, reactivate := activeOp(false), activeOp(true)
 			b.ReportAllocs()
 			b.ResetTimer()
+			cpu := loadtest.ProcessCPU()
 			i := 0
 			for b.Loop() {
 				res := e.req(http.MethodPost, "/Users", map[string]any{"userName": fmt.Sprintf("new%08d@example.com", i),
@@ -44,6 +46,7 @@ func BenchmarkMemberLifeWithHostServices(b *testing.B) {
 				}
 				i++
 			}
+			b.ReportMetric(float64(loadtest.ProcessCPU()-cpu)/float64(b.N), "cpu-ns/op")
 		})
 	}
 }

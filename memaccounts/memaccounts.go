@@ -93,11 +93,15 @@ func (s *Service) Accounts() []teamscim.Account {
 	return out
 }
 
-// Calls returns the account calls received so far that succeeded, in order.
+// KeptCalls is how many of the latest calls the service keeps for Calls: a service that runs
+// for long, under a large sync, must not grow with every call.
+const KeptCalls = 1000
+
+// Calls returns the latest account calls (at most KeptCalls) that succeeded, in order.
 func (s *Service) Calls() []Call {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return slices.Clone(s.calls)
+	return slices.Clone(s.calls[max(len(s.calls)-KeptCalls, 0):])
 }
 
 // FailWith makes the account calls call fail first; a non-nil error fails the call. nil
@@ -234,6 +238,9 @@ func (s *Service) call(ctx context.Context, method string, req teamscim.AccountR
 		}
 	}
 	apply()
+	if len(s.calls) == 2*KeptCalls { // drop the older half: O(1) a call, amortised
+		s.calls = append(s.calls[:0], s.calls[KeptCalls:]...)
+	}
 	s.calls = append(s.calls, Call{Method: method, Req: req})
 	return nil
 }

@@ -10,6 +10,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/teamscim/teamscim"
+	"github.com/teamscim/teamscim/internal/loadtest"
 	"github.com/teamscim/teamscim/memaccounts"
 )
 
@@ -135,11 +136,26 @@ func BenchmarkMemberCycle(b *testing.B) {
 			seed(ctx, b, s, n)
 			b.ReportAllocs()
 			b.ResetTimer()
+			cpu := loadtest.ProcessCPU()
 			i := 0
 			for b.Loop() {
 				cycle(ctx, b, s, i)
 				i++
 			}
+			b.ReportMetric(float64(loadtest.ProcessCPU()-cpu)/float64(b.N), "cpu-ns/op")
 		})
 	}
+}
+
+// The service keeps the latest KeptCalls calls, not every one.
+func TestCallsAreBounded(t *testing.T) {
+	ctx := context.Background()
+	s := memaccounts.New()
+	for i := range 3*memaccounts.KeptCalls + 7 {
+		require.NoError(t, s.AddToTeam(ctx, teamscim.AccountRequest{TeamID: "t", Email: fmt.Sprintf("m%d@example.com", i)}))
+	}
+	calls := s.Calls()
+	require.Len(t, calls, memaccounts.KeptCalls)
+	assert.Equal(t, fmt.Sprintf("m%d@example.com", 3*memaccounts.KeptCalls+6), calls[len(calls)-1].Req.Email, "the latest last")
+	assert.Equal(t, fmt.Sprintf("m%d@example.com", 2*memaccounts.KeptCalls+7), calls[0].Req.Email)
 }

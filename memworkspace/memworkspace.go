@@ -156,11 +156,15 @@ func (s *Service) SessionsRevoked(teamID, userID string) int {
 	return s.sessions[teamID+"/"+userID]
 }
 
-// Applied returns the plans applied successfully so far, in order.
+// KeptPlans is how many of the latest plans the service keeps for Applied: a service that runs
+// for long, under a large sync, must not grow with every plan.
+const KeptPlans = 1000
+
+// Applied returns the latest plans (at most KeptPlans) applied successfully, in order.
 func (s *Service) Applied() []teamscim.WorkspacePlan {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return slices.Clone(s.applied)
+	return slices.Clone(s.applied[max(len(s.applied)-KeptPlans, 0):])
 }
 
 // FailWith makes ApplyWorkspacePlan call fail before each step of a plan (step 0 is the first
@@ -230,6 +234,9 @@ func (s *Service) ApplyWorkspacePlan(ctx context.Context, plan teamscim.Workspac
 	}
 	if plan.RevokeSessions {
 		s.sessions[plan.TeamID+"/"+plan.UserID]++
+	}
+	if len(s.applied) == 2*KeptPlans { // drop the older half: O(1) a plan, amortised
+		s.applied = append(s.applied[:0], s.applied[KeptPlans:]...)
 	}
 	s.applied = append(s.applied, plan)
 	return nil

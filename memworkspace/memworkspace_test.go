@@ -11,6 +11,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/teamscim/teamscim"
+	"github.com/teamscim/teamscim/internal/loadtest"
 	"github.com/teamscim/teamscim/memworkspace"
 )
 
@@ -193,11 +194,26 @@ func BenchmarkMemberCycle(b *testing.B) {
 			seed(b, svc, n)
 			b.ReportAllocs()
 			b.ResetTimer()
+			cpu := loadtest.ProcessCPU()
 			i := 0
 			for b.Loop() {
 				cycle(b, svc, fmt.Sprintf("new-%d", i))
 				i++
 			}
+			b.ReportMetric(float64(loadtest.ProcessCPU()-cpu)/float64(b.N), "cpu-ns/op")
 		})
 	}
+}
+
+// The service keeps the latest KeptPlans plans, not every one.
+func TestAppliedIsBounded(t *testing.T) {
+	ctx := context.Background()
+	svc := memworkspace.New()
+	for i := range 2*memworkspace.KeptPlans + 3 {
+		require.NoError(t, svc.ApplyWorkspacePlan(ctx, teamscim.WorkspacePlan{TeamID: "t", UserID: fmt.Sprint(i)}))
+	}
+	applied := svc.Applied()
+	require.Len(t, applied, memworkspace.KeptPlans)
+	assert.Equal(t, fmt.Sprint(2*memworkspace.KeptPlans+2), applied[len(applied)-1].UserID, "the latest last")
+	assert.Equal(t, fmt.Sprint(memworkspace.KeptPlans+3), applied[0].UserID)
 }
