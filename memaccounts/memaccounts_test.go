@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"runtime"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -131,22 +130,11 @@ func cycle(ctx context.Context, tb testing.TB, s *memaccounts.Service, i int) {
 // accounts on the team. The time per cycle must not grow with the number of accounts.
 func BenchmarkMemberCycle(b *testing.B) {
 	ctx := context.Background()
-	for _, n := range []int{1_000, 10_000, 100_000} {
-		b.Run(fmt.Sprintf("accounts=%dk", n/1000), func(b *testing.B) {
-			s := memaccounts.New()
-			seed(ctx, b, s, n)
-			runtime.GC() // the seeding's garbage is not this benchmark's
-			b.ReportAllocs()
-			b.ResetTimer()
-			cpu := loadtest.ProcessCPU()
-			i := 0
-			for b.Loop() {
-				cycle(ctx, b, s, i)
-				i++
-			}
-			b.ReportMetric(float64(loadtest.ProcessCPU()-cpu)/float64(b.N), "cpu-ns/op")
-		})
-	}
+	loadtest.BenchTeamSizes(b, "accounts", func(b *testing.B, n int) func(int) {
+		s := memaccounts.New()
+		seed(ctx, b, s, n)
+		return func(i int) { cycle(ctx, b, s, i) }
+	})
 }
 
 // The service keeps the latest KeptCalls calls, not every one.

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"runtime"
 	"slices"
 	"testing"
 
@@ -189,22 +188,11 @@ func TestCycleAllocationsDoNotGrow(t *testing.T) {
 // then list and apply a deactivation and a reactivation plan) in teams of 1k, 10k and 100k
 // members with two workspaces each. The time per cycle must not grow with the team.
 func BenchmarkMemberCycle(b *testing.B) {
-	for _, n := range []int{1_000, 10_000, 100_000} {
-		b.Run(fmt.Sprintf("members=%dk", n/1000), func(b *testing.B) {
-			svc := memworkspace.New()
-			seed(b, svc, n)
-			runtime.GC() // the seeding's garbage is not this benchmark's
-			b.ReportAllocs()
-			b.ResetTimer()
-			cpu := loadtest.ProcessCPU()
-			i := 0
-			for b.Loop() {
-				cycle(b, svc, fmt.Sprintf("new-%d", i))
-				i++
-			}
-			b.ReportMetric(float64(loadtest.ProcessCPU()-cpu)/float64(b.N), "cpu-ns/op")
-		})
-	}
+	loadtest.BenchTeamSizes(b, "members", func(b *testing.B, n int) func(int) {
+		svc := memworkspace.New()
+		seed(b, svc, n)
+		return func(i int) { cycle(b, svc, fmt.Sprintf("new-%d", i)) }
+	})
 }
 
 // The service keeps the latest KeptPlans plans, not every one.
