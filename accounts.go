@@ -14,21 +14,56 @@ import (
 	"github.com/teamscim/teamscim/store"
 )
 
-// Accounts is the host's account service. Its lookups run before the change, outside any
-// transaction; its other methods run after the change has committed, retried until they
-// succeed, bounded by Config.AccountsTimeout. They must not call the Server.
+// Accounts is the host's account service: people's accounts (global identities keyed by
+// email) and the teams each account belongs to. teamscim asks it about an email before a
+// create (FindAccount) and tells it every change to a member that the host's accounts must
+// mirror: a new member's account or invitation (CreateAccount, SendInvite, Consolidate), an
+// account joining or leaving the team (AddToTeam, RemoveFromTeam), and a member's email change
+// (ChangeEmail). The rule that refuses to provision a member of another team (409) reads
+// Account.Teams, so it is only as fresh as the host's handling of these calls.
+//
+// FindAccount runs before the change, outside any transaction. The other methods run after the
+// change has committed, as jobs of the team's outbox (see the package documentation, Jobs):
+// never lost, retried until they succeed, one member's calls one at a time in the order of the
+// changes, each bounded by Config.AccountsTimeout. They must be idempotent (a call that timed
+// out may have succeeded, and is made again), and must not call the Server.
+//
+// Accounts is one interface, not an optional extension of a smaller one, on purpose: a host
+// whose account service heard of creates and not of leaves, joins or email changes would work
+// on stale data without noticing, so every implementation must say what it does with each.
 type Accounts interface {
 	// FindAccount returns the account whose email is email (compared case-insensitively),
 	// and false when there is none.
 	FindAccount(ctx context.Context, email string) (Account, bool, error)
-	// CreateAccount creates the account of a member provisioned without one (outcome 1). It
-	// must be idempotent: an account that exists already is success.
+	// CreateAccount creates the account of a new member who has none, as a member of the
+	// team (outcome 1). An account that exists already is success; it joins the team.
 	CreateAccount(ctx context.Context, req AccountRequest) error
-	// SendInvite invites an existing account to join the team (outcome 3). Idempotent.
+	// SendInvite invites an existing account to join the team (outcome 3); the account joins
+	// when the person accepts (AddToTeam follows Server.AcceptInvite).
 	SendInvite(ctx context.Context, req AccountRequest) error
-	// Consolidate moves an account on a captured domain into the team (outcome 2 with domain
-	// capture). Idempotent.
+	// Consolidate moves an account on a captured domain into the team: it leaves its other
+	// teams (outcome 2 under domain capture).
 	Consolidate(ctx context.Context, req AccountRequest) error
+	// AddToTeam records that the account with req.Email is now a member of the team: a
+	// create that found the account on a domain the team verified (outcome 2), an accepted
+	// invitation, a JIT sign-in, Server.AddMember, a reactivation, or the re-link of a member
+	// hidden by DELETE. An account already on the team is success. A host that has no account
+	// with that email (a member provisioned before the host had an account service) creates
+	// it.
+	AddToTeam(ctx context.Context, req AccountRequest) error
+	// RemoveFromTeam records that the account with req.Email is no longer a member of the
+	// team: a deactivation (active:false, DELETE /Users, Entra ID's soft-delete rename, the
+	// deletion of the group that was the member's only route into the team) or
+	// Server.RemoveMember. The account itself stays. An account not on the team, or unknown,
+	// is success.
+	RemoveFromTeam(ctx context.Context, req AccountRequest) error
+	// ChangeEmail records that the member's email changed from req.PreviousEmail to
+	// req.Email (a SCIM PUT or PATCH of userName): the account moves to the new email. An
+	// account already under req.Email, with none left under req.PreviousEmail, is success.
+	// When another account already has req.Email, the host decides (merge them, or move the
+	// membership to that account); an error holds back the member's later calls until it is
+	// resolved.
+	ChangeEmail(ctx context.Context, req AccountRequest) error
 }
 
 // Account is a person's account as the host describes it.
@@ -47,7 +82,10 @@ type AccountRequest struct {
 	Email      string
 	GivenName  string
 	FamilyName string
-	// AccountID is the existing account's ID (SendInvite, Consolidate).
+	// PreviousEmail is the email the member had before (ChangeEmail only).
+	PreviousEmail string
+	// AccountID is the existing account's ID, when FindAccount found it just before (the
+	// calls of a create: SendInvite, Consolidate, AddToTeam); empty otherwise.
 	AccountID string
 	// Attempt is 1 on the first call for this member, 2 on the first retry, and so on.
 	Attempt int
@@ -78,15 +116,63 @@ const (
 	accountCreate      = "create"
 	accountInvite      = "invite"
 	accountConsolidate = "consolidate"
+	accountAdd         = "add"
+	accountRemove      = "remove"
+	accountEmail       = "email"
 )
+
+// accountMethods are the Accounts methods that carry out each action.
+var accountMethods = map[string]func(Accounts, context.Context, AccountRequest) error{
+	accountCreate:      Accounts.CreateAccount,
+	accountInvite:      Accounts.SendInvite,
+	accountConsolidate: Accounts.Consolidate,
+	accountAdd:         Accounts.AddToTeam,
+	accountRemove:      Accounts.RemoveFromTeam,
+	accountEmail:       Accounts.ChangeEmail,
+}
 
 // accountJob is an account job's store.Job.Data.
 type accountJob struct {
-	Action     string `json:"action"`
-	Email      string `json:"email"`
-	GivenName  string `json:"givenName,omitempty"`
-	FamilyName string `json:"familyName,omitempty"`
-	AccountID  string `json:"accountId,omitempty"`
+	Action        string `json:"action"`
+	Email         string `json:"email"`
+	PreviousEmail string `json:"previousEmail,omitempty"`
+	GivenName     string `json:"givenName,omitempty"`
+	FamilyName    string `json:"familyName,omitempty"`
+	AccountID     string `json:"accountId,omitempty"`
+}
+
+// accountCall returns the job of an account call about member u.
+func accountCall(action string, u store.User) *accountJob {
+	return &accountJob{Action: action, Email: u.UserName, GivenName: u.GivenName, FamilyName: u.FamilyName}
+}
+
+// onHostTeam reports whether u's account is a member of the team in the host's eyes: on the
+// team (active, not hidden) and not waiting for an invitation to be accepted.
+func onHostTeam(u store.User) bool { return onTeam(u) && !u.Pending }
+
+// mirrorAccount records, and with Config.Accounts queues the account calls for, what a change
+// of member old into next means for their account: an email change, then joining or leaving
+// the team. old.ID is empty for a member the change creates.
+func (s *Server) mirrorAccount(ctx context.Context, tx store.Tx, fx *effects, old, next store.User) error {
+	var jobs []*accountJob
+	if old.ID != "" && store.Fold(old.UserName) != store.Fold(next.UserName) {
+		fx.event(EventMemberEmailChanged, next.ID, "")
+		j := accountCall(accountEmail, next)
+		j.PreviousEmail = old.UserName
+		jobs = append(jobs, j)
+	}
+	switch was, is := old.ID != "" && onHostTeam(old), onHostTeam(next); {
+	case is && !was:
+		jobs = append(jobs, accountCall(accountAdd, next))
+	case was && !is:
+		jobs = append(jobs, accountCall(accountRemove, next))
+	}
+	for _, j := range jobs {
+		if err := s.queueAccount(ctx, tx, fx, next, j); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // accountLookup is what FindAccount said about a create's email, before the create's Update.
@@ -114,11 +200,12 @@ func (s *Server) lookupAccount(ctx context.Context, email string) (accountLookup
 var errManualInvite = &apiError{status: http.StatusConflict, scimType: scimerrors.ScimTypeUniqueness,
 	detail: "This email has a pending invite to the team that was sent outside SCIM: remove the pending invite in the team's settings, then retry."}
 
-// errOtherTeam answers a create for an account of another team on an unverified domain (R18).
+// errOtherTeam answers a create for an account of another team on an unverified domain.
 var errOtherTeam = &apiError{status: http.StatusConflict, scimType: scimerrors.ScimTypeUniqueness,
 	detail: "This person is a member of another team, on an email domain this team has not verified: verify the domain, or have them leave the other team."}
 
-// errPendingInGroup answers a group placement of a member whose invite is pending (R22).
+// errPendingInGroup answers a group placement of a member whose invite is pending: they join
+// groups once they have joined the team.
 func errPendingInGroup(id string) error {
 	return badRequest(scimerrors.ScimTypeInvalidValue,
 		"Member %q has not accepted the invitation to the team yet: they can join groups once they have.", id)
@@ -131,33 +218,54 @@ func newMemberOutcome(team store.Team, u store.User, look accountLookup) (pendin
 	if !look.checked {
 		return false, nil, nil
 	}
-	base := accountJob{Email: u.UserName, GivenName: u.GivenName, FamilyName: u.FamilyName}
 	if !look.found {
-		base.Action = accountCreate
-		return false, &base, nil
+		return false, accountCall(accountCreate, u), nil
 	}
-	base.AccountID = look.account.ID
 	verified := domainVerified(team, u.UserName)
 	otherTeam := slices.ContainsFunc(look.account.Teams, func(t string) bool { return t != team.ID })
+	var j *accountJob
 	switch {
 	case verified && otherTeam && team.DomainCapture:
-		base.Action = accountConsolidate
-		return false, &base, nil
+		j = accountCall(accountConsolidate, u)
 	case verified:
-		return false, nil, nil // outcome 2: joins at once, nothing to ask the host
+		j = accountCall(accountAdd, u) // joins at once, no invite
 	case otherTeam:
 		return false, nil, errOtherTeam
+	default:
+		j, pending = accountCall(accountInvite, u), true
 	}
-	base.Action = accountInvite
-	return true, &base, nil
+	j.AccountID = look.account.ID
+	return pending, j, nil
 }
 
-// queueAccount commits the account call job for member u.
+// joinsTeam reports whether an account call of a create puts the account on the team.
+func joinsTeam(action string) bool {
+	return action == accountCreate || action == accountConsolidate || action == accountAdd
+}
+
+// queueAccount commits the account call job for member u. It does nothing without
+// Config.Accounts, or without a job.
 func (s *Server) queueAccount(ctx context.Context, tx store.Tx, fx *effects, u store.User, job *accountJob) error {
-	if job == nil {
+	if job == nil || s.cfg.Accounts == nil {
 		return nil
 	}
 	return s.queueJob(ctx, tx, fx, u.ID, jobAccounts, *job)
+}
+
+// queueNewAccount queues, for a member u that a create makes, the account call of the
+// create's outcome; a member created inactive is not on the team, so an account the call put
+// on it is taken off again.
+func (s *Server) queueNewAccount(ctx context.Context, tx store.Tx, fx *effects, u store.User, job *accountJob) error {
+	if job == nil || onHostTeam(u) || !joinsTeam(job.Action) {
+		return s.queueAccount(ctx, tx, fx, u, job)
+	}
+	if job.Action == accountAdd {
+		return nil
+	}
+	if err := s.queueAccount(ctx, tx, fx, u, job); err != nil {
+		return err
+	}
+	return s.queueAccount(ctx, tx, fx, u, accountCall(accountRemove, u))
 }
 
 // callAccounts makes an account job's call.
@@ -166,20 +274,13 @@ func (s *Server) callAccounts(ctx context.Context, teamID string, job store.Job)
 	if err := json.Unmarshal(job.Data, &d); err != nil {
 		return fmt.Errorf("%w: %w", errBadJob, err)
 	}
-	req := AccountRequest{TeamID: teamID, MemberID: job.UserID, Email: d.Email, GivenName: d.GivenName,
-		FamilyName: d.FamilyName, AccountID: d.AccountID, Attempt: job.Attempts}
-	var err error
-	switch d.Action {
-	case accountCreate:
-		err = s.cfg.Accounts.CreateAccount(ctx, req)
-	case accountInvite:
-		err = s.cfg.Accounts.SendInvite(ctx, req)
-	case accountConsolidate:
-		err = s.cfg.Accounts.Consolidate(ctx, req)
-	default:
+	req := AccountRequest{TeamID: teamID, MemberID: job.UserID, Email: d.Email, PreviousEmail: d.PreviousEmail,
+		GivenName: d.GivenName, FamilyName: d.FamilyName, AccountID: d.AccountID, Attempt: job.Attempts}
+	call, ok := accountMethods[d.Action]
+	if !ok {
 		return fmt.Errorf("%w: unknown account action %q", errBadJob, d.Action)
 	}
-	if err != nil {
+	if err := call(s.cfg.Accounts, ctx, req); err != nil {
 		return fmt.Errorf("teamscim: accounts %s: %w", d.Action, err)
 	}
 	return nil
@@ -263,13 +364,14 @@ func (s *Server) acceptInvite(ctx context.Context, tx store.Tx, fx *effects, ema
 	if err != nil {
 		return store.User{}, err
 	}
+	old := u
 	u.Pending = false
 	u.LastModified, u.Version = fx.now, u.Version+1
 	if err := tx.UpdateUser(ctx, u); err != nil {
 		return store.User{}, err
 	}
 	fx.event(EventInviteAccepted, u.ID, "")
-	return u, nil
+	return u, s.mirrorAccount(ctx, tx, fx, old, u)
 }
 
 // SSOUser is a person who signed in through the team's identity provider.

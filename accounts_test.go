@@ -70,7 +70,9 @@ func TestCreateOutcomeVerifiedDomain(t *testing.T) {
 	u := e.user(res.str("id"))
 	assert.True(t, u.Active)
 	assert.False(t, u.Pending)
-	assert.Empty(t, accts.Calls(), "no invite, no account to create")
+	assert.Equal(t, []string{"AddToTeam"}, methods(accts.Calls()), "no invite, no account to create: the account joins")
+	a, _ := accts.Account("known@example.com")
+	assert.Equal(t, []string{e.teamID}, a.Teams)
 }
 
 // R16, OQ2, OQ3: an account on an unverified domain is invited; the membership is pending
@@ -149,7 +151,9 @@ func TestCreateRefusesOtherTeamsMemberOnUnverifiedDomain(t *testing.T) {
 	assert.Empty(t, accts.Calls())
 	// On a verified domain, without domain capture, they join (member of both teams).
 	require.Equal(t, http.StatusCreated, e.provision("busy@example.com").Code)
-	assert.Empty(t, accts.Calls())
+	assert.Equal(t, []string{"AddToTeam"}, methods(accts.Calls()))
+	a, _ := accts.Account("busy@example.com")
+	assert.Equal(t, []string{"another-team", e.teamID}, a.Teams)
 }
 
 // Domain capture: an account on a verified domain that belongs to another team is
@@ -282,7 +286,7 @@ func TestSignInWithSSO(t *testing.T) {
 	assert.ErrorIs(t, err, teamscim.ErrNoSeat)
 
 	// A pending invitee who signs in joins.
-	require.NoError(t, e.srv.SetMemberRoles(t.Context(), e.teamID, e.idOf("more@example.com"), []string{teamscim.RoleBilling}))
+	require.NoError(t, e.srv.SetMemberRoles(t.Context(), e.teamID, e.admin, e.idOf("more@example.com"), []string{teamscim.RoleBilling}))
 	inv, err := e.srv.InviteMember(t.Context(), e.teamID, e.admin, teamscim.Member{Email: "inv@example.com"})
 	require.NoError(t, err)
 	got, err := e.srv.SignInWithSSO(t.Context(), e.teamID, teamscim.SSOUser{Email: "inv@example.com"})

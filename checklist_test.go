@@ -86,7 +86,7 @@ func TestEveryConflictIsFindable(t *testing.T) {
 	active := e.createUser("Active.Member@Example.com")
 	inactive := e.createUser("inactive@example.com")
 	require.Equal(t, http.StatusOK, e.req(http.MethodPatch, "/Users/"+inactive, deactivateOkta(false)).Code)
-	pre, err := e.srv.AddMember(t.Context(), e.teamID, teamscim.Member{Email: "Pre.Scim@example.com"})
+	pre, err := e.srv.AddMember(t.Context(), e.teamID, e.admin, teamscim.Member{Email: "Pre.Scim@example.com"})
 	require.NoError(t, err)
 	require.Equal(t, http.StatusCreated, e.req(http.MethodPost, "/Users", map[string]any{"userName": "pre.scim@example.com"}).Code, "adoption")
 

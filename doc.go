@@ -10,12 +10,13 @@
 //	mux.Handle("/scim/v2/", http.StripPrefix("/scim/v2", srv))
 //
 // The same *Server offers the team-admin operations a host's settings page calls, each on
-// behalf of an Actor whose role it checks (create a team, record its SSO methods and verified
-// domains, enable SCIM, generate, list, revoke, re-activate, regenerate and delete SCIM API
-// keys, remove members), the reads that page shows (Members, Member, ListKeys, SeatReport,
-// PendingCalls), the checks its sign-in and account pages call (CanSignIn, CanLeaveTeam,
-// CanChangeEmail, CanChangePassword), and an audit trail (Config.Events). The example server
-// (examples/server) has such a settings page, built on exactly these calls.
+// behalf of an Actor whose role it checks (create and delete a team, record its SSO methods
+// and verified domains, enable SCIM, generate, list, revoke, re-activate, regenerate and delete
+// SCIM API keys, add members, change their roles, remove them), the reads that page shows
+// (Members, Member, ListKeys, SeatReport, PendingCalls), the checks its sign-in and account
+// pages call (CanSignIn, CanLeaveTeam, CanChangeEmail, CanChangePassword), and an audit trail
+// (Config.Events). The example server (examples/server) has such a settings page, built on
+// exactly these calls.
 //
 // # Authentication
 //
@@ -97,31 +98,42 @@
 //
 // A person's account is a global identity keyed by email, which may exist before and outside
 // the team; the host owns accounts, through Config.Accounts. With it, POST /Users (a create
-// that makes a new member) has Postman's three outcomes (research R14–R16):
+// that makes a new member) has Postman's three outcomes:
 //
 //  1. no account with that email: the member is active at once, and the host creates the
-//     account (Accounts.CreateAccount);
+//     account as a member of the team (Accounts.CreateAccount);
 //  2. an account exists on an email domain the team verified: the member is active at once, no
-//     invite; with the team's domain capture on, an account that belongs to another team is
-//     consolidated into this one (Accounts.Consolidate);
+//     invite, and the account joins the team (Accounts.AddToTeam); with the team's domain
+//     capture on, an account that belongs to another team is consolidated into this one
+//     instead (Accounts.Consolidate);
 //  3. an account exists on a domain the team has not verified: the host sends an invite
 //     (Accounts.SendInvite) and the membership is pending until the person accepts, which the
 //     host reports with Server.AcceptInvite.
 //
 // An account that is a member of another team on a domain this team has not verified is not
-// provisioned: 409, and nothing changes (R18). A pending invite an admin made by hand
+// provisioned: 409, and nothing changes. A pending invite an admin made by hand
 // (Server.InviteMember) for the same email answers 409 with a detail telling the admin to
 // remove it (Server.CancelInvite), after which the IdP's retry succeeds.
 //
 // A pending member, over SCIM, is the resource the IdP created, with the active it asked for
-// (research OQ2: the IdP sees its request applied; it cannot sign in until it accepts, see
-// CanSignIn). It reserves its seat at invitation (OQ3), so provisioning cannot oversubscribe;
-// cancelling the invite frees it. It cannot be placed in a group until it has joined (R22):
-// 400.
+// (the IdP sees its request applied; the member cannot sign in until they accept, see
+// CanSignIn). It reserves its seat at invitation, so provisioning cannot oversubscribe;
+// cancelling the invite frees it. It cannot be placed in a group until it has joined: 400.
+//
+// The host's accounts then hear of every later change they must mirror, so that each
+// account's teams, which the other-team rule above reads, stay true: the account joins the
+// team (Accounts.AddToTeam) when an invitation is accepted, at a JIT sign-in, by AddMember,
+// and when a member is reactivated or re-linked after a DELETE; it leaves the team
+// (Accounts.RemoveFromTeam) when the member is deactivated, hidden by DELETE, loses the only
+// group that brought them in, or is removed; and a change of the member's email (a SCIM PUT or
+// PATCH of userName) moves the account to the new email (Accounts.ChangeEmail). Each change is
+// also an audit event. Deleting the team (Server.DeleteTeam) makes no account call: the host,
+// which asked for it, takes the team off its accounts itself.
 //
 // The account calls run after the membership has committed, as jobs (see Jobs): never
-// inside a transaction, never lost, retried until they succeed. They must be idempotent.
-// Without Config.Accounts every new member is active at once and no host call is made.
+// inside a transaction, never lost, retried until they succeed, a member's in the order of
+// the changes. They must be idempotent. Without Config.Accounts every new member is active at
+// once and no host call is made.
 //
 // SSO just-in-time provisioning: Server.SignInWithSSO is the host's call for "this person
 // signed in through the team's identity provider". With the team's JIT on, it adds them as an
@@ -132,9 +144,9 @@
 // # Jobs
 //
 // Some changes need a call to the host once they have committed: the workspace hand-over of a
-// deactivation, reactivation or removal (Config.Workspaces), and the account calls of a
-// provisioning (Config.Accounts: create the account, send the invite, consolidate it into the
-// team). Such calls never run inside a store transaction, and they must not be lost when the
+// deactivation, reactivation or removal (Config.Workspaces), and the account calls that keep
+// the host's accounts in step with the team (Config.Accounts: create the account, send the
+// invite, consolidate it, join or leave the team, change its email). Such calls never run inside a store transaction, and they must not be lost when the
 // call fails or the process stops between the commit and the call. So the change commits a
 // store.Job in its own Update, and the Server runs the job after the commit:
 //

@@ -35,8 +35,21 @@ const (
 	EventMemberAdded   EventType = "scim.group.member_added"
 	EventMemberRemoved EventType = "scim.group.member_removed"
 
+	// EventMemberAddedToTeam: the host added a member with Server.AddMember.
+	EventMemberAddedToTeam EventType = "team.member.added"
+	// EventMemberRemovedFromTeam: an admin removed a member with Server.RemoveMember.
 	EventMemberRemovedFromTeam EventType = "team.member.removed"
-	EventMemberJoinedJIT       EventType = "team.member.joined_jit"
+	// EventMemberJoinedJIT: a person joined the team at SSO sign-in (Server.SignInWithSSO).
+	EventMemberJoinedJIT EventType = "team.member.joined_jit"
+	// EventMemberEmailChanged: a member's email (their userName) changed, by a SCIM PUT or
+	// PATCH; a change of case only is not a change of email.
+	EventMemberEmailChanged EventType = "team.member.email_changed"
+	// EventMemberRolesChanged: an admin changed a member's own roles (Server.SetMemberRoles).
+	EventMemberRolesChanged EventType = "team.member.roles_changed"
+
+	// EventTeamDeleted: the team and everything it owned were deleted (Server.DeleteTeam).
+	// Its Target is the team's ID.
+	EventTeamDeleted EventType = "team.deleted"
 
 	EventInviteSent      EventType = "team.invite.sent"
 	EventInviteCancelled EventType = "team.invite.cancelled"

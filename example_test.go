@@ -24,9 +24,12 @@ func ExampleNew() {
 
 	ctx := context.Background()
 	team, _ := srv.CreateTeam(ctx, teamscim.TeamOptions{Name: "Acme", Plan: teamscim.PlanEnterprise})
-	owner, _ := srv.AddMember(ctx, team.ID, teamscim.Member{Email: "admin@acme.example", Roles: []string{teamscim.RoleSuperAdmin}})
-	admin := teamscim.Actor{MemberID: owner.ID}       // every team-admin call names who acts
-	_ = srv.ConfigureSSO(ctx, team.ID, admin, "saml") // SCIM needs SSO first
+	// The host has authorised the person who created the team (its user "u-42"): acting for
+	// the host, as an Organization Manager, it makes them the team's first admin.
+	creator := teamscim.Actor{MemberID: "u-42", OrgManager: true}
+	owner, _ := srv.AddMember(ctx, team.ID, creator, teamscim.Member{Email: "admin@acme.example", Roles: []string{teamscim.RoleSuperAdmin}})
+	admin := teamscim.Actor{MemberID: owner.ID}                 // every team-admin call names who acts
+	_ = srv.ConfigureSSO(ctx, team.ID, admin, teamscim.SSOSAML) // SCIM needs SSO first
 	_ = srv.EnableSCIM(ctx, team.ID, admin)
 	key, _ := srv.GenerateKey(ctx, team.ID, admin, teamscim.KeyOptions{Name: "Okta"})
 
@@ -90,7 +93,8 @@ func ExampleServer_CanSignIn() {
 	srv, _ := teamscim.New(teamscim.Config{Store: memstore.New()})
 	ctx := context.Background()
 	team, _ := srv.CreateTeam(ctx, teamscim.TeamOptions{Name: "Acme", Plan: teamscim.PlanEnterprise})
-	_, _ = srv.AddMember(ctx, team.ID, teamscim.Member{Email: "ann@acme.example"})
+	manager := teamscim.Actor{MemberID: "org-manager-7", OrgManager: true}
+	_, _ = srv.AddMember(ctx, team.ID, manager, teamscim.Member{Email: "ann@acme.example"})
 
 	d, _ := srv.CanSignIn(ctx, team.ID, "Ann@acme.example")
 	fmt.Println(d.Allowed)
@@ -112,7 +116,7 @@ func ExampleServer_Members() {
 	team, _ := srv.CreateTeam(ctx, teamscim.TeamOptions{Name: "Acme", Plan: teamscim.PlanEnterprise})
 	manager := teamscim.Actor{MemberID: "org-manager-7", OrgManager: true}
 	for _, email := range []string{"ann@acme.example", "bob@acme.example", "cy@acme.example"} {
-		_, _ = srv.AddMember(ctx, team.ID, teamscim.Member{Email: email})
+		_, _ = srv.AddMember(ctx, team.ID, manager, teamscim.Member{Email: email})
 	}
 	_, _ = srv.InviteMember(ctx, team.ID, manager, teamscim.Member{Email: "dee@acme.example"})
 
@@ -136,8 +140,9 @@ func ExampleAutoFlex() {
 	srv, _ := teamscim.New(teamscim.Config{Store: memstore.New(), Seats: teamscim.AutoFlex(2)})
 	ctx := context.Background()
 	team, _ := srv.CreateTeam(ctx, teamscim.TeamOptions{Name: "Acme", Plan: teamscim.PlanEnterprise})
+	manager := teamscim.Actor{MemberID: "org-manager-7", OrgManager: true}
 	for _, email := range []string{"ann@acme.example", "bob@acme.example", "cy@acme.example"} {
-		if _, err := srv.AddMember(ctx, team.ID, teamscim.Member{Email: email}); err != nil {
+		if _, err := srv.AddMember(ctx, team.ID, manager, teamscim.Member{Email: email}); err != nil {
 			panic(err)
 		}
 	}

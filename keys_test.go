@@ -79,6 +79,7 @@ func TestKeyRevokeActivateDelete(t *testing.T) {
 	e, rec := newEnvEvents(t, func(c *teamscim.Config) { c.Now = func() time.Time { return now } })
 	ctx := t.Context()
 	admin := e.addAdmin("admin@example.com")
+	rec.take()
 
 	require.Equal(t, http.StatusOK, e.code(e.key))
 	require.NoError(t, e.srv.RevokeKey(ctx, e.teamID, admin, e.keyID))
@@ -133,6 +134,7 @@ func TestRegenerateKey(t *testing.T) {
 	e, rec := newEnvEvents(t)
 	ctx := t.Context()
 	admin := e.addAdmin("admin@example.com")
+	rec.take()
 
 	kept, err := e.srv.RegenerateKey(ctx, e.teamID, admin, e.keyID, teamscim.RegenerateOptions{KeepPrevious: true})
 	require.NoError(t, err)
@@ -400,7 +402,7 @@ func TestKeyWithoutCreatorIsNotTiedToAMember(t *testing.T) {
 // (whose admin role is checked on every request) and by an Organization Manager (no check).
 func BenchmarkAuthenticate(b *testing.B) {
 	e := newEnv(b)
-	u, err := e.srv.AddMember(b.Context(), e.teamID, teamscim.Member{Email: "admin@example.com", Roles: []string{teamscim.RoleAdmin}})
+	u, err := e.srv.AddMember(b.Context(), e.teamID, e.admin, teamscim.Member{Email: "admin@example.com", Roles: []string{teamscim.RoleAdmin}})
 	require.NoError(b, err)
 	k, err := e.srv.GenerateKey(b.Context(), e.teamID, teamscim.Actor{MemberID: u.ID}, teamscim.KeyOptions{Name: "member"})
 	require.NoError(b, err)

@@ -116,7 +116,7 @@ func TestMembersPaging(t *testing.T) {
 func TestMembersDefaultLimit(t *testing.T) {
 	e := newEnv(t)
 	for range teamscim.DefaultMemberLimit + 1 {
-		_, err := e.srv.AddMember(t.Context(), e.teamID, teamscim.Member{Email: "m" + itoa(e.countUsers()) + "@example.com"})
+		_, err := e.srv.AddMember(t.Context(), e.teamID, e.admin, teamscim.Member{Email: "m" + itoa(e.countUsers()) + "@example.com"})
 		require.NoError(t, err)
 	}
 	pg := e.membersOf(teamscim.MemberQuery{})
@@ -276,16 +276,21 @@ func TestPendingCalls(t *testing.T) {
 
 	calls, err = e.srv.PendingCalls(t.Context(), e.teamID, e.admin)
 	require.NoError(t, err)
-	require.Len(t, calls, 2)
+	require.Len(t, calls, 3)
 	assert.Equal(t, ann, calls[0].MemberID)
 	assert.Equal(t, teamscim.ServiceWorkspaces, calls[0].Service)
 	assert.Equal(t, string(teamscim.WorkspacesOnDeactivation), calls[0].Action)
 	assert.Equal(t, 1, calls[0].Attempts)
 	assert.Contains(t, calls[0].LastError, "service unavailable")
 	assert.False(t, calls[0].Created.IsZero())
-	assert.Equal(t, bob, calls[1].MemberID)
+	// ann's account leaves the team after her hand-over: it waits, not yet tried.
+	assert.Equal(t, ann, calls[1].MemberID)
 	assert.Equal(t, teamscim.ServiceAccounts, calls[1].Service)
-	assert.Equal(t, "create", calls[1].Action)
+	assert.Equal(t, "remove", calls[1].Action)
+	assert.Equal(t, 0, calls[1].Attempts)
+	assert.Equal(t, bob, calls[2].MemberID)
+	assert.Equal(t, teamscim.ServiceAccounts, calls[2].Service)
+	assert.Equal(t, "create", calls[2].Action)
 
 	ws.FailWith(nil)
 	accts.FailWith(nil)

@@ -91,8 +91,9 @@ type Config struct {
 	// WorkspaceTimeout bounds each call to Workspaces. Default: DefaultWorkspaceTimeout.
 	WorkspaceTimeout time.Duration
 	// Accounts is the host's account service: with it, a create finds out whether the person
-	// has an account and the member is active at once or invited (see Accounts). Default:
-	// none (every new member is active at once).
+	// has an account and the member is active at once or invited, and the host's accounts
+	// hear of every join, leave and email change (see Accounts). Default: none (every new
+	// member is active at once).
 	Accounts Accounts
 	// AccountsTimeout bounds each call to Accounts. Default: DefaultAccountsTimeout.
 	AccountsTimeout time.Duration

@@ -116,7 +116,8 @@ var (
 	ErrNoSeat = errors.New("teamscim: no available seats")
 )
 
-// errNoSeat is the client's view of a refused seat (research OQ1: 403, no scimType).
+// errNoSeat is the client's view of a refused seat: 403 without a scimType (Postman documents
+// no status for it and lists 403 among a create's errors).
 var errNoSeat = &apiError{status: http.StatusForbidden, detail: "no available seats"}
 
 // isSeatRole reports whether a role holds a seat.
@@ -337,14 +338,22 @@ func (s *Server) SeatReport(ctx context.Context, teamID string) (SeatReport, err
 	return rep, nil
 }
 
-// SetMemberRoles replaces a member's own team roles (groups may grant more). It takes or frees
-// the seat the new roles call for (ErrNoSeat when the policy refuses).
-func (s *Server) SetMemberRoles(ctx context.Context, teamID, memberID string, roles []string) error {
+// SetMemberRoles replaces a member's own team roles (groups may grant more), as an admin a
+// does. It takes or frees the seat the new roles call for (ErrNoSeat when the policy refuses).
+// Emits EventMemberRolesChanged; setting the roles a member has already is harmless and emits
+// nothing.
+func (s *Server) SetMemberRoles(ctx context.Context, teamID string, a Actor, memberID string, roles []string) error {
+	if slices.Contains(roles, "") {
+		return fmt.Errorf("%w: a role is empty", ErrInvalidArgument)
+	}
 	roles = slices.Compact(slices.Sorted(slices.Values(roles)))
-	err := s.update(ctx, teamID, "", func(ctx context.Context, tx store.Tx, fx *effects) error {
+	err := s.adminUpdate(ctx, teamID, a, func(ctx context.Context, tx store.Tx, fx *effects, _ store.Team) error {
 		u, err := tx.GetUser(ctx, memberID)
 		if err != nil {
 			return err
+		}
+		if slices.Equal(u.Roles, roles) {
+			return nil
 		}
 		u.Roles = roles
 		gr, err := groupRoles(ctx, tx, u.ID)
@@ -355,10 +364,11 @@ func (s *Server) SetMemberRoles(ctx context.Context, teamID, memberID string, ro
 			return err
 		}
 		u.LastModified, u.Version = fx.now, u.Version+1
+		fx.event(EventMemberRolesChanged, u.ID, "")
 		return tx.UpdateUser(ctx, u)
 	})
 	if err != nil {
-		return fmt.Errorf("teamscim: set roles of member %s: %w", memberID, err)
+		return fmt.Errorf("teamscim: set roles of member %s of team %s: %w", memberID, teamID, err)
 	}
 	return nil
 }

@@ -287,7 +287,7 @@ func TestSeatPolicyErrorIs500(t *testing.T) {
 // the developer role; the grant is refused without a free seat; leaving the group frees it.
 func TestSupportUserSeatThroughGroup(t *testing.T) {
 	e := newEnv(t, withSeats(teamscim.SeatLimit(2)))
-	admin, err := e.srv.AddMember(t.Context(), e.teamID, teamscim.Member{Email: "admin@example.com", Roles: []string{teamscim.RoleAdmin}})
+	admin, err := e.srv.AddMember(t.Context(), e.teamID, e.admin, teamscim.Member{Email: "admin@example.com", Roles: []string{teamscim.RoleAdmin}})
 	require.NoError(t, err)
 	assert.False(t, admin.Seat)
 	a := e.createUser("a@example.com")
@@ -323,22 +323,22 @@ func TestSupportUserSeatThroughGroup(t *testing.T) {
 func TestSupportUserCap(t *testing.T) {
 	e := newEnv(t, withSeats(teamscim.SeatLimit(2)))
 	for i, roles := range [][]string{{teamscim.RoleAdmin}, {teamscim.RoleBilling, teamscim.RoleAdmin}} {
-		u, err := e.srv.AddMember(t.Context(), e.teamID, teamscim.Member{Email: fmt.Sprintf("s%d@example.com", i), Roles: roles})
+		u, err := e.srv.AddMember(t.Context(), e.teamID, e.admin, teamscim.Member{Email: fmt.Sprintf("s%d@example.com", i), Roles: roles})
 		require.NoError(t, err)
 		assert.False(t, u.Seat, "support user %d takes no seat", i+1)
 	}
-	third, err := e.srv.AddMember(t.Context(), e.teamID, teamscim.Member{Email: "s3@example.com", Roles: []string{teamscim.RoleBilling}})
+	third, err := e.srv.AddMember(t.Context(), e.teamID, e.admin, teamscim.Member{Email: "s3@example.com", Roles: []string{teamscim.RoleBilling}})
 	require.NoError(t, err)
 	assert.True(t, third.Seat, "a third support user takes a seat")
 	// An admin who also develops holds a seat and is no support user; made admin-only, they
 	// are a support user beyond the two and keep their seat.
-	dev, err := e.srv.AddMember(t.Context(), e.teamID, teamscim.Member{Email: "s4@example.com", Roles: []string{teamscim.RoleAdmin, teamscim.RoleDeveloper}})
+	dev, err := e.srv.AddMember(t.Context(), e.teamID, e.admin, teamscim.Member{Email: "s4@example.com", Roles: []string{teamscim.RoleAdmin, teamscim.RoleDeveloper}})
 	require.NoError(t, err)
 	assert.True(t, dev.Seat)
-	require.NoError(t, e.srv.SetMemberRoles(t.Context(), e.teamID, dev.ID, []string{teamscim.RoleAdmin}))
+	require.NoError(t, e.srv.SetMemberRoles(t.Context(), e.teamID, e.admin, dev.ID, []string{teamscim.RoleAdmin}))
 	assert.True(t, e.user(dev.ID).Seat)
 	// With both seats taken, a fourth support user is refused like any seat.
-	_, err = e.srv.AddMember(t.Context(), e.teamID, teamscim.Member{Email: "s5@example.com", Roles: []string{teamscim.RoleAdmin}})
+	_, err = e.srv.AddMember(t.Context(), e.teamID, e.admin, teamscim.Member{Email: "s5@example.com", Roles: []string{teamscim.RoleAdmin}})
 	assert.ErrorIs(t, err, teamscim.ErrNoSeat)
 	assert.Equal(t, 2, e.seatsInUse())
 }
@@ -346,16 +346,16 @@ func TestSupportUserCap(t *testing.T) {
 // SetMemberRoles takes and frees seats like any other change.
 func TestSetMemberRolesSeats(t *testing.T) {
 	e := newEnv(t, withSeats(teamscim.SeatLimit(1)))
-	billing, err := e.srv.AddMember(t.Context(), e.teamID, teamscim.Member{Email: "b@example.com", Roles: []string{teamscim.RoleBilling}})
+	billing, err := e.srv.AddMember(t.Context(), e.teamID, e.admin, teamscim.Member{Email: "b@example.com", Roles: []string{teamscim.RoleBilling}})
 	require.NoError(t, err)
 	dev := e.createUser("d@example.com")
-	assert.ErrorIs(t, e.srv.SetMemberRoles(t.Context(), e.teamID, billing.ID, []string{teamscim.RoleSuperAdmin}), teamscim.ErrNoSeat)
+	assert.ErrorIs(t, e.srv.SetMemberRoles(t.Context(), e.teamID, e.admin, billing.ID, []string{teamscim.RoleSuperAdmin}), teamscim.ErrNoSeat)
 	assert.False(t, e.user(billing.ID).Seat)
-	require.NoError(t, e.srv.SetMemberRoles(t.Context(), e.teamID, dev, []string{teamscim.RoleAdmin}))
-	require.NoError(t, e.srv.SetMemberRoles(t.Context(), e.teamID, billing.ID, []string{teamscim.RoleSuperAdmin}))
+	require.NoError(t, e.srv.SetMemberRoles(t.Context(), e.teamID, e.admin, dev, []string{teamscim.RoleAdmin}))
+	require.NoError(t, e.srv.SetMemberRoles(t.Context(), e.teamID, e.admin, billing.ID, []string{teamscim.RoleSuperAdmin}))
 	assert.Equal(t, []string{teamscim.RoleSuperAdmin}, e.user(billing.ID).Roles)
 	assert.Equal(t, 1, e.checkSeats())
-	_, err = e.srv.AddMember(t.Context(), e.teamID, teamscim.Member{Email: "x@example.com"})
+	_, err = e.srv.AddMember(t.Context(), e.teamID, e.admin, teamscim.Member{Email: "x@example.com"})
 	assert.ErrorIs(t, err, teamscim.ErrNoSeat, "a host's AddMember needs a seat too")
 }
 

@@ -22,8 +22,12 @@ import (
 // errors.Is. A team, member or key that does not exist is an error wrapping store.ErrNotFound.
 var (
 	// ErrNotAdmin: only an Admin, a Super Admin or an Organization Manager may enable or
-	// disable SCIM, manage keys, SSO methods and verified domains, or remove members.
+	// disable SCIM, manage keys, SSO methods and verified domains, or add, remove and change
+	// the roles of members.
 	ErrNotAdmin = errors.New("teamscim: only an Admin, a Super Admin or an Organization Manager may do this")
+	// ErrNotSuperAdmin: only a Super Admin of the team or an Organization Manager may delete
+	// the team.
+	ErrNotSuperAdmin = errors.New("teamscim: only a Super Admin or an Organization Manager may do this")
 	// ErrPlanExcludesSCIM: the team's plan does not include SCIM (see Config.SCIMPlans).
 	ErrPlanExcludesSCIM = errors.New("teamscim: the team's plan does not include SCIM provisioning")
 	// ErrSSORequired: SCIM can be enabled only for a team with SSO configured.
@@ -110,18 +114,24 @@ func isActiveAdmin(ctx context.Context, tx store.Tx, memberID string) (bool, err
 
 // authorize checks, inside the transaction, that a may administer the team.
 func authorize(ctx context.Context, tx store.Tx, a Actor) error {
+	return authorizeAs(ctx, tx, a, isAdmin, ErrNotAdmin)
+}
+
+// authorizeAs checks, inside the transaction, that a is an Organization Manager or a member
+// for whom may holds; refusal is the error otherwise.
+func authorizeAs(ctx context.Context, tx store.Tx, a Actor, may func(store.User) bool, refusal error) error {
 	if strings.TrimSpace(a.MemberID) == "" {
 		return fmt.Errorf("%w: the actor has no member ID", ErrInvalidArgument)
 	}
 	if a.OrgManager {
 		return nil
 	}
-	ok, err := isActiveAdmin(ctx, tx, a.MemberID)
-	if err != nil {
+	u, err := tx.GetUser(ctx, a.MemberID)
+	if err != nil && !errors.Is(err, store.ErrNotFound) {
 		return err
 	}
-	if !ok {
-		return fmt.Errorf("%w (member %s)", ErrNotAdmin, a.MemberID)
+	if err != nil || !may(u) {
+		return fmt.Errorf("%w (member %s)", refusal, a.MemberID)
 	}
 	return nil
 }
@@ -170,8 +180,11 @@ type TeamOptions struct {
 	Plan string
 }
 
-// CreateTeam creates a team with SSO not configured, SCIM off and no members. The host adds
-// its first admin with AddMember (Roles: RoleSuperAdmin), or acts as an Organization Manager.
+// CreateTeam creates a team with SSO not configured, SCIM off and no members. A new team has
+// no admin to act for it: the host, which has authorised the person creating the team, adds
+// them as its first admin with AddMember (Roles: RoleSuperAdmin) acting as an Organization
+// Manager (Actor{MemberID: <their ID in the host>, OrgManager: true}); that admin acts from
+// then on.
 func (s *Server) CreateTeam(ctx context.Context, opts TeamOptions) (store.Team, error) {
 	if strings.TrimSpace(opts.Name) == "" {
 		return store.Team{}, fmt.Errorf("%w: team name is empty", ErrInvalidArgument)
@@ -187,6 +200,45 @@ func (s *Server) CreateTeam(ctx context.Context, opts TeamOptions) (store.Team, 
 	}
 	return t, nil
 }
+
+// DeleteTeam deletes the team and everything teamscim holds for it: its SCIM API keys, which
+// answer 401 from the next request on, on every Server sharing the store; its members, groups
+// and memberships; its overage records; and its jobs not yet run (workspace hand-overs and
+// account calls that are still due are dropped: the workspaces and memberships they were
+// about belong to the deleted team). It is the offboarding of a team, or the answer to a data
+// deletion request, and cannot be undone. Only a Super Admin of the team or an Organization
+// Manager may delete it (ErrNotSuperAdmin), because it removes the other admins too. Emits
+// EventTeamDeleted.
+//
+// teamscim makes no Accounts or Workspaces call for a deleted team: the host, which asked for
+// the deletion, removes the team from its own accounts (their Account.Teams) and deletes its
+// workspaces itself, and ignores calls about the team that were in flight when it was
+// deleted.
+func (s *Server) DeleteTeam(ctx context.Context, teamID string, a Actor) error {
+	var keys []store.APIKey
+	err := s.update(ctx, teamID, a.String(), func(ctx context.Context, tx store.Tx, fx *effects) error {
+		if err := authorizeAs(ctx, tx, a, isSuperAdmin, ErrNotSuperAdmin); err != nil {
+			return err
+		}
+		var err error
+		if keys, err = tx.ListKeys(ctx); err != nil {
+			return err
+		}
+		fx.event(EventTeamDeleted, teamID, "")
+		return tx.DeleteTeam(ctx)
+	})
+	if err != nil {
+		return fmt.Errorf("teamscim: delete team %s: %w", teamID, err)
+	}
+	for _, k := range keys {
+		s.keyTouches.Delete(k.ID)
+	}
+	return nil
+}
+
+// isSuperAdmin reports whether u is an admin of the team with the Super Admin role of their
+// own.
+func isSuperAdmin(u store.User) bool { return isAdmin(u) && slices.Contains(u.Roles, RoleSuperAdmin) }
 
 // Team returns the team's settings (plan, SSO methods, the SCIM switch, verified domains), for
 // the host's settings page.
@@ -222,13 +274,21 @@ func (s *Server) SetPlan(ctx context.Context, teamID, plan string) error {
 	return nil
 }
 
-// ConfigureSSO records that the team has the SSO method (for example "saml") configured.
-// Methods are compared in lower case; configuring one twice is harmless. With two or more
-// methods no SCIM key can be generated (ErrMultipleSSO); existing keys keep working.
+// SSO methods a team can configure (ConfigureSSO). An identity provider's own flavour (Okta,
+// Entra ID, OneLogin, ...) is a configuration of one of these.
+const (
+	SSOSAML = "saml" // SAML 2.0
+	SSOOIDC = "oidc" // OpenID Connect
+)
+
+// ConfigureSSO records that the team has the SSO method (SSOSAML or SSOOIDC) configured.
+// Methods are compared in lower case; any other method is refused (ErrInvalidArgument), and
+// configuring one twice is harmless. With two or more methods no SCIM key can be generated
+// (ErrMultipleSSO); existing keys keep working.
 func (s *Server) ConfigureSSO(ctx context.Context, teamID string, a Actor, method string) error {
 	method = strings.ToLower(strings.TrimSpace(method))
-	if method == "" {
-		return fmt.Errorf("%w: SSO method is empty", ErrInvalidArgument)
+	if method != SSOSAML && method != SSOOIDC {
+		return fmt.Errorf("%w: SSO method %q is not %q or %q", ErrInvalidArgument, method, SSOSAML, SSOOIDC)
 	}
 	err := s.adminUpdate(ctx, teamID, a, func(ctx context.Context, tx store.Tx, _ *effects, t store.Team) error {
 		if slices.Contains(t.SSOMethods, method) {
@@ -362,8 +422,8 @@ var errDomainNotVerified = badRequest(scimerrors.ScimTypeInvalidValue,
 	"The userName (email) change is refused: domain is not verified. Both the old and the new email domain must be verified by the team.")
 
 // checkEmailChange enforces the rule of an email change over SCIM: both the old and the new
-// email domain must be verified by the team (research OQ8, default "both": the old one proves
-// the team owns the account, the new one that it owns the address). A change of case only is
+// email domain must be verified by the team (both, because the old one proves the team owns
+// the account, and the new one that it owns the address). A change of case only is
 // not a change of email. With Config.AllowNonEmailUserNames userNames are not emails and the
 // rule does not apply.
 func (s *Server) checkEmailChange(ctx context.Context, tx store.Tx, from, to string) error {
@@ -396,13 +456,16 @@ type Member struct {
 	Roles []string
 }
 
-// AddMember adds an active member who is not SCIM-managed, as the host does when someone
-// joins the team by invitation or sign-up (it takes no Actor: the host has already decided
-// that the person joins). A later POST /Users with the same email (in any case) adopts the
-// member: it answers 201 with this member, now SCIM-managed. An email already on the team
-// fails with an error wrapping store.ErrConflict. The member gets m.Roles (default:
-// RoleDeveloper) and the seat those roles call for (ErrNoSeat when the seat policy refuses).
-func (s *Server) AddMember(ctx context.Context, teamID string, m Member) (store.User, error) {
+// AddMember adds an active member who is not SCIM-managed, as an admin a does when someone
+// joins the team outside SCIM (a direct add, or a sign-up the host accepted; invitations have
+// InviteMember and AcceptInvite, SSO sign-ins SignInWithSSO). A team's first admin is added
+// this way by an Organization Manager (see CreateTeam). A later POST /Users with the same email
+// (in any case) adopts the member: it answers 201 with this member, now SCIM-managed. An email
+// already on the team fails with an error wrapping store.ErrConflict. The member gets m.Roles
+// (default: RoleDeveloper) and the seat those roles call for (ErrNoSeat when the seat policy
+// refuses). Emits EventMemberAddedToTeam; with Config.Accounts the account joins the team
+// (Accounts.AddToTeam).
+func (s *Server) AddMember(ctx context.Context, teamID string, a Actor, m Member) (store.User, error) {
 	if !isEmail(m.Email) {
 		return store.User{}, fmt.Errorf("%w: %q is not an email address", ErrInvalidArgument, m.Email)
 	}
@@ -410,10 +473,13 @@ func (s *Server) AddMember(ctx context.Context, teamID string, m Member) (store.
 		return store.User{}, fmt.Errorf("%w: a role is empty", ErrInvalidArgument)
 	}
 	var u store.User
-	err := s.update(ctx, teamID, "", func(ctx context.Context, tx store.Tx, fx *effects) error {
+	err := s.adminUpdate(ctx, teamID, a, func(ctx context.Context, tx store.Tx, fx *effects, _ store.Team) error {
 		var err error
-		u, err = s.createHostMember(ctx, tx, fx, m, false)
-		return err
+		if u, err = s.createHostMember(ctx, tx, fx, m, false); err != nil {
+			return err
+		}
+		fx.event(EventMemberAddedToTeam, u.ID, "")
+		return nil
 	})
 	if err != nil {
 		return store.User{}, fmt.Errorf("teamscim: add member to team %s: %w", teamID, err)
@@ -438,10 +504,13 @@ func (s *Server) createHostMember(ctx context.Context, tx store.Tx, fx *effects,
 	if err := s.syncSeatWith(ctx, tx, fx, &u, nil); err != nil {
 		return store.User{}, err
 	}
-	return u, tx.CreateUser(ctx, u)
+	if err := tx.CreateUser(ctx, u); err != nil {
+		return store.User{}, err
+	}
+	return u, s.mirrorAccount(ctx, tx, fx, store.User{}, u)
 }
 
-// RemoveMember removes a member from the team, as only an admin may (R35): it is not a SCIM
+// RemoveMember removes a member from the team, as only an admin may: it is not a SCIM
 // operation (SCIM deactivates). The member's record and group memberships go; jobs and
 // overage records that name them stay for the host. Adding the same email again later, by
 // AddMember or POST /Users, creates a new member (a new ID) with nothing restored: no groups,
@@ -451,7 +520,8 @@ func (s *Server) createHostMember(ctx context.Context, tx store.Tx, fx *effects,
 // receives the member's workspaces; the call fails with ErrTransferTarget otherwise. The
 // removal frees the member's seat and, with a Config.Workspaces, commits the workspace
 // hand-over (WorkspacesOnRemoval: the member's workspaces transferred, every role they had
-// dropped, their sessions revoked), run after the commit and retried until it succeeds.
+// dropped, their sessions revoked), run after the commit and retried until it succeeds, and
+// with Config.Accounts the account's leaving the team (Accounts.RemoveFromTeam), likewise.
 // An admin cannot remove themselves (ErrInvalidArgument): leaving is the host's leave-team
 // flow (CanLeaveTeam).
 func (s *Server) RemoveMember(ctx context.Context, teamID string, a Actor, memberID, transferWorkspacesTo string) error {
@@ -486,6 +556,11 @@ func (s *Server) RemoveMember(ctx context.Context, teamID string, a Actor, membe
 		}
 		if err := s.queueWorkspaces(ctx, tx, fx, memberID, WorkspacesOnRemoval, transferWorkspacesTo); err != nil {
 			return err
+		}
+		if onHostTeam(u) {
+			if err := s.queueAccount(ctx, tx, fx, u, accountCall(accountRemove, u)); err != nil {
+				return err
+			}
 		}
 		fx.event(EventMemberRemovedFromTeam, memberID, "")
 		return nil

@@ -55,7 +55,7 @@ func newEnvEvents(t *testing.T, configure ...func(*teamscim.Config)) (*env, *rec
 // addMember adds a member who joined outside SCIM, with roles (default developer).
 func (e *env) addMember(email string, roles ...string) store.User {
 	e.t.Helper()
-	u, err := e.srv.AddMember(context.Background(), e.teamID, teamscim.Member{Email: email, Roles: roles})
+	u, err := e.srv.AddMember(context.Background(), e.teamID, e.admin, teamscim.Member{Email: email, Roles: roles})
 	require.NoError(e.t, err)
 	return u
 }
@@ -248,6 +248,13 @@ func adminCalls(e *env, victim store.User, transferTo string) map[string]func(a 
 		"RemoveMember": func(a teamscim.Actor) error {
 			return e.srv.RemoveMember(ctx, e.teamID, a, victim.ID, transferTo)
 		},
+		"AddMember": func(a teamscim.Actor) error {
+			_, err := e.srv.AddMember(ctx, e.teamID, a, teamscim.Member{Email: "added@example.com"})
+			return err
+		},
+		"SetMemberRoles": func(a teamscim.Actor) error {
+			return e.srv.SetMemberRoles(ctx, e.teamID, a, victim.ID, []string{teamscim.RoleAdmin})
+		},
 	}
 }
 
@@ -276,6 +283,7 @@ func TestOnlyAdminsAdminister(t *testing.T) {
 		_, err := tx.AddMembers(ctx, "admins", []string{viaGroup.ID})
 		return err
 	}))
+	rec.take() // the setup's events
 	before := e.team()
 	for who, a := range map[string]teamscim.Actor{
 		"developer":                  {MemberID: developer.ID},
@@ -301,6 +309,7 @@ func TestOnlyAdminsAdminister(t *testing.T) {
 	// Allowed: Admin, Super Admin, Organization Manager (who need not be a member).
 	super := teamscim.Actor{MemberID: e.addMember("super@example.com", teamscim.RoleSuperAdmin).ID}
 	manager := teamscim.Actor{MemberID: "org-7", OrgManager: true}
+	rec.take()
 	for who, a := range map[string]teamscim.Actor{"admin": admin, "super admin": super, "org manager": manager} {
 		require.NoError(t, e.srv.DisableSCIM(ctx, e.teamID, a), who)
 		require.NoError(t, e.srv.EnableSCIM(ctx, e.teamID, a), who)
@@ -326,6 +335,7 @@ func TestSCIMSwitchEvents(t *testing.T) {
 	e, rec := newEnvEvents(t)
 	ctx := t.Context()
 	admin := e.addAdmin("admin@example.com")
+	assert.Equal(t, []teamscim.EventType{teamscim.EventMemberAddedToTeam}, types(rec.take()))
 	require.NoError(t, e.srv.EnableSCIM(ctx, e.teamID, admin))
 	assert.Empty(t, rec.take(), "enabling an enabled team emits nothing")
 	require.NoError(t, e.srv.DisableSCIM(ctx, e.teamID, admin))

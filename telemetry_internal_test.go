@@ -30,6 +30,11 @@ func (*hostServices) FindAccount(context.Context, string) (Account, bool, error)
 func (*hostServices) CreateAccount(context.Context, AccountRequest) error { return nil }
 func (*hostServices) SendInvite(context.Context, AccountRequest) error    { return nil }
 func (*hostServices) Consolidate(context.Context, AccountRequest) error   { return nil }
+func (*hostServices) AddToTeam(context.Context, AccountRequest) error     { return nil }
+func (*hostServices) RemoveFromTeam(context.Context, AccountRequest) error {
+	return nil
+}
+func (*hostServices) ChangeEmail(context.Context, AccountRequest) error { return nil }
 
 // Without providers the Server keeps the store and the host's services as they were given:
 // nothing is wrapped, traced or measured.

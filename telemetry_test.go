@@ -303,8 +303,12 @@ func TestTelemetryProvisioningFlow(t *testing.T) {
 	}
 	assert.Equal(t, 1.0, o.total("teamscim.hook.duration", map[string]string{"teamscim.hook": "accounts.create_account"}))
 	assert.Equal(t, 1.0, o.total("teamscim.hook.duration", map[string]string{"teamscim.hook": "accounts.send_invite"}))
-	assert.Equal(t, 2.0, o.total("teamscim.job.calls", map[string]string{"teamscim.job.kind": "accounts",
-		"teamscim.job.result": "success", "teamscim.job.retry": "false"}), "the account created and the invitation sent")
+	// The account mirror: removed at the deactivation and at DELETE, added back at the
+	// reactivation, the re-link and bob's AddMember.
+	assert.Equal(t, 2.0, o.total("teamscim.hook.duration", map[string]string{"teamscim.hook": "accounts.remove_from_team"}))
+	assert.Equal(t, 3.0, o.total("teamscim.hook.duration", map[string]string{"teamscim.hook": "accounts.add_to_team"}))
+	assert.Equal(t, 7.0, o.total("teamscim.job.calls", map[string]string{"teamscim.job.kind": "accounts",
+		"teamscim.job.result": "success", "teamscim.job.retry": "false"}), "the account created, the invitation sent, and the mirror's five calls")
 
 	// Successful requests are logged at Debug only.
 	for _, r := range o.logRecords() {

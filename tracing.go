@@ -143,6 +143,9 @@ const (
 	hookCreateAccount    = "accounts.create_account"
 	hookSendInvite       = "accounts.send_invite"
 	hookConsolidate      = "accounts.consolidate"
+	hookAddToTeam        = "accounts.add_to_team"
+	hookRemoveFromTeam   = "accounts.remove_from_team"
+	hookChangeEmail      = "accounts.change_email"
 	hookMemberWorkspaces = "workspaces.member_workspaces"
 	hookApplyPlan        = "workspaces.apply_plan"
 )
@@ -239,4 +242,25 @@ func (a observedAccounts) Consolidate(ctx context.Context, req AccountRequest) (
 	ctx, done := a.t.hookCall(ctx, hookConsolidate, req.TeamID, req.Attempt)
 	defer func() { done(err, recover()) }()
 	return a.Accounts.Consolidate(ctx, req)
+}
+
+// AddToTeam implements Accounts.
+func (a observedAccounts) AddToTeam(ctx context.Context, req AccountRequest) (err error) {
+	ctx, done := a.t.hookCall(ctx, hookAddToTeam, req.TeamID, req.Attempt)
+	defer func() { done(err, recover()) }()
+	return a.Accounts.AddToTeam(ctx, req)
+}
+
+// RemoveFromTeam implements Accounts.
+func (a observedAccounts) RemoveFromTeam(ctx context.Context, req AccountRequest) (err error) {
+	ctx, done := a.t.hookCall(ctx, hookRemoveFromTeam, req.TeamID, req.Attempt)
+	defer func() { done(err, recover()) }()
+	return a.Accounts.RemoveFromTeam(ctx, req)
+}
+
+// ChangeEmail implements Accounts.
+func (a observedAccounts) ChangeEmail(ctx context.Context, req AccountRequest) (err error) {
+	ctx, done := a.t.hookCall(ctx, hookChangeEmail, req.TeamID, req.Attempt)
+	defer func() { done(err, recover()) }()
+	return a.Accounts.ChangeEmail(ctx, req)
 }

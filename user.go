@@ -135,7 +135,7 @@ func (s *Server) createMember(ctx context.Context, tx store.Tx, fx *effects, in 
 		fx.event(EventInviteSent, u.ID, "")
 	}
 	fx.outcome(createdOrInvited(pending))
-	if err := s.queueAccount(ctx, tx, fx, u, job); err != nil {
+	if err := s.queueNewAccount(ctx, tx, fx, u, job); err != nil {
 		return err
 	}
 	*out = u
@@ -309,6 +309,8 @@ func (s *Server) prepareChange(ctx context.Context, tx store.Tx, old, next store
 //   - Anything else (a profile change, an idempotent repeat) changes no seat and records
 //     nothing.
 //
+// An email change, and leaving or joining, are mirrored to the host's accounts (mirrorAccount).
+//
 // Workspace hand-overs of the member that failed before are run again after the commit.
 func (s *Server) saveUser(ctx context.Context, tx store.Tx, fx *effects, old, next store.User, joinEvent EventType) error {
 	leaving, joining := onTeam(old) && !onTeam(next), !onTeam(old) && onTeam(next)
@@ -345,7 +347,7 @@ func (s *Server) saveUser(ctx context.Context, tx store.Tx, fx *effects, old, ne
 		}
 		return err
 	}
-	return nil
+	return s.mirrorAccount(ctx, tx, fx, old, next)
 }
 
 // leaveGroups takes the member out of every group, recording each removal.

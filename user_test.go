@@ -416,7 +416,7 @@ func TestDeleteHidesAndPostRelinks(t *testing.T) {
 // A member who joined outside SCIM is adopted by a POST with their email.
 func TestCreateAdoptsExistingMember(t *testing.T) {
 	e := newEnv(t)
-	m, err := e.srv.AddMember(t.Context(), e.teamID, teamscim.Member{Email: "pre@example.com", GivenName: "Pre", FamilyName: "Scim"})
+	m, err := e.srv.AddMember(t.Context(), e.teamID, e.admin, teamscim.Member{Email: "pre@example.com", GivenName: "Pre", FamilyName: "Scim"})
 	require.NoError(t, err)
 	assert.False(t, e.user(m.ID).Managed)
 	res := e.req(http.MethodPost, "/Users", map[string]any{"userName": "PRE@example.com", "name": map[string]any{"givenName": "Pre", "familyName": "SCIM"}})

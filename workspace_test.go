@@ -265,7 +265,7 @@ func TestWorkspaceHookCalls(t *testing.T) {
 	assert.Empty(t, e.jobs())
 
 	// Free the seat; the re-link's reactivation fails twice, then succeeds.
-	require.NoError(t, e.srv.SetMemberRoles(t.Context(), e.teamID, e.user(e.idOf("other@example.com")).ID, []string{teamscim.RoleBilling}))
+	require.NoError(t, e.srv.SetMemberRoles(t.Context(), e.teamID, e.admin, e.user(e.idOf("other@example.com")).ID, []string{teamscim.RoleBilling}))
 	var attempts []int
 	hook.EXPECT().ApplyWorkspacePlan(gomock.Any(), gomock.Any()).DoAndReturn(func(ctx context.Context, p teamscim.WorkspacePlan) error {
 		assert.Equal(t, teamscim.WorkspacesOnReactivation, p.Reason)

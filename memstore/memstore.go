@@ -28,6 +28,10 @@
 // O(members) at commit, DeleteUser O(groups of the user), and lists cost what they cost in a
 // View.
 //
+// A DeleteTeam commits by removing the team from the store's map and its keys from the digest
+// index (O(keys)), and marks the team gone for the Views and Updates that were waiting for
+// its lock; the rest of the team is left to the garbage collector.
+//
 // fn runs exactly once. If fn panics, the panic propagates and nothing is written.
 //
 // # Cost of reads
@@ -85,6 +89,9 @@ func New() *Store {
 type team struct {
 	id string // immutable copy of rec.ID, readable without mu
 	mu sync.RWMutex
+	// gone is set, under mu, when an Update deleted the team: a View or Update that took the
+	// team from the map before then finds it gone once it has the lock.
+	gone bool
 
 	rec  store.Team
 	keys map[string]store.APIKey // by key ID
@@ -303,12 +310,17 @@ func (s *Store) TeamsWithJobs(ctx context.Context) ([]string, error) {
 	return ids, nil
 }
 
+// goneErr is the error of a use of a team that does not exist (any more).
+func goneErr(teamID string) error {
+	return fmt.Errorf("memstore: team %q: %w", teamID, store.ErrNotFound)
+}
+
 func (s *Store) team(teamID string) (*team, error) {
 	s.mu.RLock()
 	t, ok := s.teams[teamID]
 	s.mu.RUnlock()
 	if !ok {
-		return nil, fmt.Errorf("memstore: team %q: %w", teamID, store.ErrNotFound)
+		return nil, goneErr(teamID)
 	}
 	return t, nil
 }
@@ -329,6 +341,9 @@ func (s *Store) View(ctx context.Context, teamID string, fn func(ctx context.Con
 	defer t.mu.RUnlock()
 	if err := ctxErr(ctx); err != nil { // cancelled while waiting for the lock
 		return err
+	}
+	if t.gone {
+		return goneErr(teamID)
 	}
 	x := &tx{s: s, t: t}
 	defer x.closed.Store(true)
@@ -352,6 +367,9 @@ func (s *Store) Update(ctx context.Context, teamID string, fn func(ctx context.C
 	defer t.mu.Unlock()
 	if err := ctxErr(ctx); err != nil {
 		return err
+	}
+	if t.gone {
+		return goneErr(teamID)
 	}
 	x := &tx{
 		s:           s,
@@ -395,7 +413,8 @@ type tx struct {
 	write  bool
 	closed atomic.Bool
 
-	rec *store.Team // the team record, if updated
+	rec     *store.Team // the team record, if updated
+	deleted bool        // DeleteTeam was called: the commit deletes the team, nothing else
 
 	users      map[string]*store.User // created, updated or (nil) deleted users
 	newUserIDs idSet                  // IDs of created users that the team does not have (some may be deleted again)
@@ -433,6 +452,9 @@ func (x *tx) check(ctx context.Context, write bool) error {
 	}
 	if write && !x.write {
 		return errReadOnly
+	}
+	if x.deleted {
+		return goneErr(x.t.id)
 	}
 	return ctxErr(ctx)
 }
@@ -566,6 +588,30 @@ func (x *tx) UpdateTeam(ctx context.Context, t store.Team) error {
 	t = normTeam(t)
 	x.rec = &t
 	return nil
+}
+
+// DeleteTeam implements store.Tx. The team goes at commit, with every index entry of its keys.
+func (x *tx) DeleteTeam(ctx context.Context) error {
+	if err := x.check(ctx, true); err != nil {
+		return err
+	}
+	x.deleted = true
+	return nil
+}
+
+// deleteTeam removes the team from the store and marks it gone, for the Views and Updates
+// waiting for its lock. The caller holds the team's write lock.
+func (x *tx) deleteTeam() {
+	s, t := x.s, x.t
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, k := range t.keys {
+		if g, ok := s.keys[k.Digest]; ok && g.TeamID == t.id {
+			delete(s.keys, k.Digest)
+		}
+	}
+	delete(s.teams, t.id)
+	t.gone = true
 }
 
 // ---- keys ----
@@ -1264,6 +1310,10 @@ func (x *tx) ListJobs(ctx context.Context, userID string) ([]store.Job, error) {
 // transaction creates since CreateKey looked; it is made before anything is applied.
 func (x *tx) commit() error {
 	t := x.t
+	if x.deleted {
+		x.deleteTeam()
+		return nil
+	}
 	if len(x.keys) > 0 {
 		if err := x.commitKeys(); err != nil {
 			return err

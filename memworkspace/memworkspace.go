@@ -31,19 +31,69 @@ type Workspace struct {
 
 // Service is the in-memory workspace service. The zero value is not usable; call New. A
 // Service is safe for concurrent use.
+//
+// Its workspaces are indexed by team and ID and by member, so that Create, Workspace,
+// MemberWorkspaces and ApplyWorkspacePlan cost what the member's own workspaces cost, however
+// many workspaces and members the team has: a host that copies this package keeps a
+// provisioning flat at any team size. Only Workspaces, which returns them all, reads the team.
 type Service struct {
-	mu         sync.Mutex
-	workspaces map[string][]*Workspace // by team ID, in creation order
-	sessions   map[string]int          // "team/user" → sessions revoked
-	applied    []teamscim.WorkspacePlan
-	fail       func(plan teamscim.WorkspacePlan, step int) error
+	mu       sync.Mutex
+	teams    map[string]*teamSpaces // by team ID
+	sessions map[string]int         // "team/user" → sessions revoked
+	applied  []teamscim.WorkspacePlan
+	fail     func(plan teamscim.WorkspacePlan, step int) error
+}
+
+// teamSpaces is one team's workspaces and their indexes.
+type teamSpaces struct {
+	byID  map[string]*entry
+	order []*entry // creation order
+	// of maps a user ID to the workspaces they own or are a member of, in no order: a
+	// member has few, so a slice is smaller than a set and as quick.
+	of map[string][]*entry
+}
+
+// entry is a workspace and its place in the creation order.
+type entry struct {
+	w   Workspace
+	seq int
+}
+
+// users calls fn for the owner and each member of e (a user may be both).
+func (e *entry) users(fn func(userID string)) {
+	fn(e.w.Owner)
+	for _, m := range e.w.Members {
+		fn(m.UserID)
+	}
+}
+
+// unindex removes e from the member index; index adds it back. A change to e's owner or
+// members is made between the two, at a cost of e's members, not the team's.
+func (t *teamSpaces) unindex(e *entry) {
+	e.users(func(id string) {
+		if i := slices.Index(t.of[id], e); i >= 0 {
+			if len(t.of[id]) == 1 {
+				delete(t.of, id)
+			} else {
+				t.of[id] = slices.Delete(t.of[id], i, i+1)
+			}
+		}
+	})
+}
+
+func (t *teamSpaces) index(e *entry) {
+	e.users(func(id string) {
+		if !slices.Contains(t.of[id], e) {
+			t.of[id] = append(t.of[id], e)
+		}
+	})
 }
 
 var _ teamscim.WorkspaceReassigner = (*Service)(nil)
 
 // New returns an empty Service.
 func New() *Service {
-	return &Service{workspaces: make(map[string][]*Workspace), sessions: make(map[string]int)}
+	return &Service{teams: make(map[string]*teamSpaces), sessions: make(map[string]int)}
 }
 
 // ErrDuplicate is returned by Create for a workspace ID the team already has.
@@ -53,35 +103,48 @@ var ErrDuplicate = errors.New("memworkspace: workspace exists")
 func (s *Service) Create(teamID string, w teamscim.Workspace) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	for _, x := range s.workspaces[teamID] {
-		if x.ID == w.ID {
-			return fmt.Errorf("%w: %s", ErrDuplicate, w.ID)
-		}
+	t := s.teams[teamID]
+	if t == nil {
+		t = &teamSpaces{byID: make(map[string]*entry), of: make(map[string][]*entry)}
+		s.teams[teamID] = t
+	}
+	if _, ok := t.byID[w.ID]; ok {
+		return fmt.Errorf("%w: %s", ErrDuplicate, w.ID)
 	}
 	w.Members = slices.Clone(w.Members)
-	s.workspaces[teamID] = append(s.workspaces[teamID], &Workspace{Workspace: w})
+	e := &entry{w: Workspace{Workspace: w}, seq: len(t.order)}
+	t.byID[w.ID] = e
+	t.order = append(t.order, e)
+	t.index(e)
 	return nil
+}
+
+// copyOf returns a copy of w that shares no slice with it.
+func copyOf(w Workspace) Workspace {
+	w.Members = slices.Clone(w.Members)
+	return w
 }
 
 // Workspaces returns copies of a team's workspaces, in creation order.
 func (s *Service) Workspaces(teamID string) []Workspace {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	out := make([]Workspace, 0, len(s.workspaces[teamID]))
-	for _, w := range s.workspaces[teamID] {
-		c := *w
-		c.Members = slices.Clone(w.Members)
-		out = append(out, c)
+	out := []Workspace{}
+	if t := s.teams[teamID]; t != nil {
+		out = make([]Workspace, 0, len(t.order))
+		for _, e := range t.order {
+			out = append(out, copyOf(e.w))
+		}
 	}
 	return out
 }
 
 // Workspace returns a copy of one workspace, and false if the team has no such workspace.
 func (s *Service) Workspace(teamID, id string) (Workspace, bool) {
-	for _, w := range s.Workspaces(teamID) {
-		if w.ID == id {
-			return w, true
-		}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if e := s.find(teamID, id); e != nil {
+		return copyOf(e.w), true
 	}
 	return Workspace{}, false
 }
@@ -93,11 +156,15 @@ func (s *Service) SessionsRevoked(teamID, userID string) int {
 	return s.sessions[teamID+"/"+userID]
 }
 
-// Applied returns the plans applied successfully so far, in order.
+// KeptPlans is how many of the latest plans the service keeps for Applied: a service that runs
+// for long, under a large sync, must not grow with every plan.
+const KeptPlans = 1000
+
+// Applied returns the latest plans (at most KeptPlans) applied successfully, in order.
 func (s *Service) Applied() []teamscim.WorkspacePlan {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return slices.Clone(s.applied)
+	return slices.Clone(s.applied[max(len(s.applied)-KeptPlans, 0):])
 }
 
 // FailWith makes ApplyWorkspacePlan call fail before each step of a plan (step 0 is the first
@@ -116,13 +183,15 @@ func (s *Service) MemberWorkspaces(ctx context.Context, teamID, userID string) (
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	var out []teamscim.Workspace
-	for _, w := range s.workspaces[teamID] {
-		if w.Owner == userID || slices.ContainsFunc(w.Members, func(m teamscim.WorkspaceMember) bool { return m.UserID == userID }) {
-			c := w.Workspace
-			c.Members = slices.Clone(w.Members)
-			out = append(out, c)
-		}
+	t := s.teams[teamID]
+	if t == nil {
+		return nil, nil
+	}
+	mine := slices.Clone(t.of[userID])
+	slices.SortFunc(mine, func(a, b *entry) int { return a.seq - b.seq })
+	out := make([]teamscim.Workspace, 0, len(mine))
+	for _, e := range mine {
+		out = append(out, copyOf(e.w).Workspace)
 	}
 	return out, nil
 }
@@ -135,10 +204,12 @@ func (s *Service) ApplyWorkspacePlan(ctx context.Context, plan teamscim.Workspac
 		if err := s.check(ctx, plan, i); err != nil {
 			return err
 		}
-		w := s.find(plan.TeamID, c.WorkspaceID)
-		if w == nil {
+		e := s.find(plan.TeamID, c.WorkspaceID)
+		if e == nil {
 			continue // deleted meanwhile: nothing to do
 		}
+		t, w := s.teams[plan.TeamID], &e.w
+		t.unindex(e)
 		switch c.Action {
 		case teamscim.WorkspaceTeamAdmin:
 			w.TeamAdmin = true
@@ -153,14 +224,19 @@ func (s *Service) ApplyWorkspacePlan(ctx context.Context, plan teamscim.Workspac
 			w.Owner = c.To
 			setRole(w, c.To, teamscim.WorkspaceAdmin)
 		default:
+			t.index(e)
 			return fmt.Errorf("memworkspace: unknown action %q", c.Action)
 		}
+		t.index(e)
 	}
 	if err := s.check(ctx, plan, len(plan.Changes)); err != nil {
 		return err
 	}
 	if plan.RevokeSessions {
 		s.sessions[plan.TeamID+"/"+plan.UserID]++
+	}
+	if len(s.applied) == 2*KeptPlans { // drop the older half: O(1) a plan, amortised
+		s.applied = append(s.applied[:0], s.applied[KeptPlans:]...)
 	}
 	s.applied = append(s.applied, plan)
 	return nil
@@ -176,11 +252,10 @@ func (s *Service) check(ctx context.Context, plan teamscim.WorkspacePlan, step i
 	return nil
 }
 
-func (s *Service) find(teamID, id string) *Workspace {
-	for _, w := range s.workspaces[teamID] {
-		if w.ID == id {
-			return w
-		}
+// find returns the team's workspace id, or nil. The caller holds mu.
+func (s *Service) find(teamID, id string) *entry {
+	if t := s.teams[teamID]; t != nil {
+		return t.byID[id]
 	}
 	return nil
 }

@@ -31,6 +31,8 @@ type tx struct {
 	// failed is the first error of a statement or of the connection; the database has
 	// aborted the transaction.
 	failed error
+	// deleted is set by DeleteTeam: the team is gone in this transaction.
+	deleted atomic.Bool
 }
 
 var _ store.Tx = (*tx)(nil)
@@ -42,6 +44,9 @@ func (x *tx) check(ctx context.Context, write bool) error {
 	}
 	if write && !x.write {
 		return errReadOnly
+	}
+	if x.deleted.Load() {
+		return fmt.Errorf("pgstore: team %q deleted in this transaction: %w", x.teamID, store.ErrNotFound)
 	}
 	return ctxErr(ctx)
 }
@@ -217,6 +222,31 @@ func (x *tx) UpdateTeam(ctx context.Context, t store.Team) error {
 	x.mu.Lock()
 	x.team = t
 	x.mu.Unlock()
+	return nil
+}
+
+// DeleteTeam implements store.Tx: one pipelined batch deletes the team's rows from every
+// table, the team's row last (the other tables refer to it), in the transaction that holds the
+// team's lock. Updates waiting for that lock find no team once it commits.
+func (x *tx) DeleteTeam(ctx context.Context) error {
+	if err := x.check(ctx, true); err != nil {
+		return err
+	}
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	if err := x.usable(); err != nil {
+		return err
+	}
+	b := &pgx.Batch{}
+	for _, table := range []string{"teamscim_members", "teamscim_groups", "teamscim_users", "teamscim_user_counts",
+		"teamscim_keys", "teamscim_overages", "teamscim_jobs"} {
+		b.Queue(`DELETE FROM `+table+` WHERE team_id = $1`, x.teamID)
+	}
+	b.Queue(`DELETE FROM teamscim_teams WHERE id = $1`, x.teamID)
+	if err := x.conn.SendBatch(ctx, b).Close(); err != nil {
+		return x.fail(ctx, "delete team", err)
+	}
+	x.deleted.Store(true)
 	return nil
 }
 

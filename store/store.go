@@ -34,6 +34,12 @@
 // crash between the commit and the call loses nothing. An Overage records a seat admitted
 // beyond a team's licence, for billing. Both are plain records to a store.
 //
+// # Deleting a team
+//
+// Tx.DeleteTeam deletes a team with everything it owns, inside an Update, so that the
+// root package decides whether it may (an admin of the team, read in the same transaction)
+// under the same lock that serialises the team's other writes.
+//
 // # Uniqueness
 //
 // Within a team: User.UserName is unique compared case-insensitively (see Fold);
@@ -109,6 +115,14 @@ type Tx interface {
 	Team(ctx context.Context) (Team, error)
 	// UpdateTeam replaces the team's stored fields (its ID cannot change).
 	UpdateTeam(ctx context.Context, t Team) error
+	// DeleteTeam deletes the transaction's team and everything it owns: its keys, users,
+	// groups and memberships, overage records and jobs. The deletion commits with the Update,
+	// in one go: then LookupKey no longer finds the team's keys, TeamsWithJobs no longer
+	// lists it, and a View or Update of the team (one that was waiting for this Update
+	// included) returns ErrNotFound. After DeleteTeam every method of tx returns an error
+	// wrapping ErrNotFound; if fn returns an error, nothing is deleted. CreateTeam may use
+	// the ID again.
+	DeleteTeam(ctx context.Context) error
 
 	// CreateKey stores a new API key of this team (k.TeamID must be the team's ID).
 	// ErrConflict if the ID or digest exists.

@@ -69,7 +69,7 @@
 // workspace, reactivating them gives it back. Two read-only endpoints, guarded like the
 // settings pages, show the demo team's state as JSON:
 //
-//	GET /debug/workspaces  the workspaces and the plans applied to them
+//	GET /debug/workspaces  the workspaces and the latest plans applied to them
 //	GET /debug/seats       the seat report (bought, in use, overage seats with dates)
 //
 // Accounts: the server keeps an in-memory account service (package memaccounts) and the demo
@@ -80,7 +80,7 @@
 // POST /debug/accept?email=guest@partner.test); busy@elsewhere.test belongs to another team on
 // an unverified domain and answers 409.
 //
-//	GET  /debug/accounts          the accounts and the account calls made
+//	GET  /debug/accounts          the accounts, their teams, and the latest account calls
 //	POST /debug/accept?email=...  the invited person accepts
 //
 // Metrics: with -metrics, GET /metrics serves the library's instruments through

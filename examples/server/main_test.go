@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"net/http"
 	"net/http/httptest"
 	"slices"
@@ -665,13 +666,27 @@ func TestCreateOutcomes(t *testing.T) {
 	for _, c := range got.Calls {
 		calls[c.Req.Email] = c.Method
 	}
-	want := map[string]string{"someone.new@example.com": "CreateAccount", "guest@partner.test": "SendInvite"}
-	if len(calls) != 2 || calls["someone.new@example.com"] != want["someone.new@example.com"] || calls["guest@partner.test"] != want["guest@partner.test"] {
+	want := map[string]string{"someone.new@example.com": "CreateAccount", "known@example.com": "AddToTeam",
+		"guest@partner.test": "SendInvite"}
+	if !maps.Equal(calls, want) {
 		t.Errorf("account calls %v, want %v", calls, want)
 	}
 	code, _, body = do(t, http.MethodPost, root+"/debug/accept?email=guest@partner.test", "", "")
 	if code != http.StatusOK || !strings.Contains(string(body), `"pending": false`) {
 		t.Errorf("POST /debug/accept: %d %s", code, body)
+	}
+	// The invited person's account is on the team once they have accepted.
+	var after struct {
+		Accounts []teamscim.Account
+	}
+	code, _, body = do(t, http.MethodGet, root+"/debug/accounts", "", "")
+	if code != http.StatusOK || json.Unmarshal(body, &after) != nil {
+		t.Fatalf("GET /debug/accounts: %d %s", code, body)
+	}
+	for _, a := range after.Accounts {
+		if a.Email == "guest@partner.test" && len(a.Teams) != 1 {
+			t.Errorf("the invited account's teams after accepting: %v, want the demo team", a.Teams)
+		}
 	}
 	if code, _, _ := do(t, http.MethodPost, root+"/debug/accept?email=guest@partner.test", "", ""); code != http.StatusNotFound {
 		t.Errorf("accepting twice: %d, want 404", code)

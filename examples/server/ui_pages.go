@@ -92,7 +92,7 @@ func (u *ui) registerPages(mux *http.ServeMux) {
 	page("GET /members", "members", u.members)
 	action("POST /members/add", u.simple("/members", "Member added.", func(r *request) error {
 		m := teamscim.Member{Email: strings.TrimSpace(r.PostFormValue("email")), Roles: []string{r.PostFormValue("role")}}
-		_, err := u.srv.AddMember(r.Context(), u.teamID, m) // the host's sign-up: no Actor
+		_, err := u.srv.AddMember(r.Context(), u.teamID, r.actor, m)
 		return err
 	}))
 	action("POST /members/invite", u.simple("/members", "Invitation recorded: the member is pending and holds a seat.", func(r *request) error {

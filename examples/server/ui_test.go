@@ -524,7 +524,7 @@ func TestUIMembersAtScale(t *testing.T) {
 	const n = 10_000
 	var ids []string
 	for i := range n {
-		u, err := srv.AddMember(ctx, team.ID, teamscim.Member{Email: fmt.Sprintf("m%05d@example.com", i)})
+		u, err := srv.AddMember(ctx, team.ID, teamscim.Actor{MemberID: "org-manager", OrgManager: true}, teamscim.Member{Email: fmt.Sprintf("m%05d@example.com", i)})
 		require.NoError(t, err)
 		ids = append(ids, u.ID)
 	}

@@ -13,8 +13,9 @@
 //     against a baseline taken before the sync);
 //  4. a mixed IdP phase of Duration: existence checks, reads, deactivations and
 //     reactivations (Okta's PATCH), profile pushes (PUT), group creates and member pushes;
-//  5. optionally, Paced: a fixed request rate of Entra ID's traffic (checklist R2, 25 req/s),
-//     where the latency of each request is what matters, not the throughput.
+//  5. optionally, Paced: a fixed request rate of Entra ID's traffic (25 req/s for 60 s, the
+//     pace an Entra ID provisioning sustains), where the latency of each request is what
+//     matters, not the throughput.
 //
 // The package is internal because it is a measuring instrument for this repository (its
 // figures go into the README), not an API: its options and output may change at any time.
@@ -269,7 +270,7 @@ func (m measure) stop() (time.Duration, time.Duration) {
 
 func userName(i int) string { return fmt.Sprintf("user%07d@example.com", i) }
 
-// oktaCreate is Okta's POST /Users body (checklist fixture O3, without the password).
+// oktaCreate is the POST /Users body Okta sends (recorded from Okta, without the password).
 func oktaCreate(i int) string {
 	n := userName(i)
 	return `{"schemas":["urn:ietf:params:scim:schemas:core:2.0:User"],"userName":"` + n +

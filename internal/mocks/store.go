@@ -639,6 +639,44 @@ func (c *MockTxDeleteKeyCall) DoAndReturn(f func(context.Context, string) error)
 	return c
 }
 
+// DeleteTeam mocks base method.
+func (m *MockTx) DeleteTeam(ctx context.Context) error {
+	m.ctrl.T.Helper()
+	ret := m.ctrl.Call(m, "DeleteTeam", ctx)
+	ret0, _ := ret[0].(error)
+	return ret0
+}
+
+// DeleteTeam indicates an expected call of DeleteTeam.
+func (mr *MockTxMockRecorder) DeleteTeam(ctx any) *MockTxDeleteTeamCall {
+	mr.mock.ctrl.T.Helper()
+	call := mr.mock.ctrl.RecordCallWithMethodType(mr.mock, "DeleteTeam", reflect.TypeOf((*MockTx)(nil).DeleteTeam), ctx)
+	return &MockTxDeleteTeamCall{Call: call}
+}
+
+// MockTxDeleteTeamCall wrap *gomock.Call
+type MockTxDeleteTeamCall struct {
+	*gomock.Call
+}
+
+// Return rewrite *gomock.Call.Return
+func (c *MockTxDeleteTeamCall) Return(arg0 error) *MockTxDeleteTeamCall {
+	c.Call = c.Call.Return(arg0)
+	return c
+}
+
+// Do rewrite *gomock.Call.Do
+func (c *MockTxDeleteTeamCall) Do(f func(context.Context) error) *MockTxDeleteTeamCall {
+	c.Call = c.Call.Do(f)
+	return c
+}
+
+// DoAndReturn rewrite *gomock.Call.DoAndReturn
+func (c *MockTxDeleteTeamCall) DoAndReturn(f func(context.Context) error) *MockTxDeleteTeamCall {
+	c.Call = c.Call.DoAndReturn(f)
+	return c
+}
+
 // DeleteUser mocks base method.
 func (m *MockTx) DeleteUser(ctx context.Context, id string) error {
 	m.ctrl.T.Helper()

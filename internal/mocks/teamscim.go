@@ -205,6 +205,82 @@ func (m *MockAccounts) EXPECT() *MockAccountsMockRecorder {
 	return m.recorder
 }
 
+// AddToTeam mocks base method.
+func (m *MockAccounts) AddToTeam(ctx context.Context, req teamscim.AccountRequest) error {
+	m.ctrl.T.Helper()
+	ret := m.ctrl.Call(m, "AddToTeam", ctx, req)
+	ret0, _ := ret[0].(error)
+	return ret0
+}
+
+// AddToTeam indicates an expected call of AddToTeam.
+func (mr *MockAccountsMockRecorder) AddToTeam(ctx, req any) *MockAccountsAddToTeamCall {
+	mr.mock.ctrl.T.Helper()
+	call := mr.mock.ctrl.RecordCallWithMethodType(mr.mock, "AddToTeam", reflect.TypeOf((*MockAccounts)(nil).AddToTeam), ctx, req)
+	return &MockAccountsAddToTeamCall{Call: call}
+}
+
+// MockAccountsAddToTeamCall wrap *gomock.Call
+type MockAccountsAddToTeamCall struct {
+	*gomock.Call
+}
+
+// Return rewrite *gomock.Call.Return
+func (c *MockAccountsAddToTeamCall) Return(arg0 error) *MockAccountsAddToTeamCall {
+	c.Call = c.Call.Return(arg0)
+	return c
+}
+
+// Do rewrite *gomock.Call.Do
+func (c *MockAccountsAddToTeamCall) Do(f func(context.Context, teamscim.AccountRequest) error) *MockAccountsAddToTeamCall {
+	c.Call = c.Call.Do(f)
+	return c
+}
+
+// DoAndReturn rewrite *gomock.Call.DoAndReturn
+func (c *MockAccountsAddToTeamCall) DoAndReturn(f func(context.Context, teamscim.AccountRequest) error) *MockAccountsAddToTeamCall {
+	c.Call = c.Call.DoAndReturn(f)
+	return c
+}
+
+// ChangeEmail mocks base method.
+func (m *MockAccounts) ChangeEmail(ctx context.Context, req teamscim.AccountRequest) error {
+	m.ctrl.T.Helper()
+	ret := m.ctrl.Call(m, "ChangeEmail", ctx, req)
+	ret0, _ := ret[0].(error)
+	return ret0
+}
+
+// ChangeEmail indicates an expected call of ChangeEmail.
+func (mr *MockAccountsMockRecorder) ChangeEmail(ctx, req any) *MockAccountsChangeEmailCall {
+	mr.mock.ctrl.T.Helper()
+	call := mr.mock.ctrl.RecordCallWithMethodType(mr.mock, "ChangeEmail", reflect.TypeOf((*MockAccounts)(nil).ChangeEmail), ctx, req)
+	return &MockAccountsChangeEmailCall{Call: call}
+}
+
+// MockAccountsChangeEmailCall wrap *gomock.Call
+type MockAccountsChangeEmailCall struct {
+	*gomock.Call
+}
+
+// Return rewrite *gomock.Call.Return
+func (c *MockAccountsChangeEmailCall) Return(arg0 error) *MockAccountsChangeEmailCall {
+	c.Call = c.Call.Return(arg0)
+	return c
+}
+
+// Do rewrite *gomock.Call.Do
+func (c *MockAccountsChangeEmailCall) Do(f func(context.Context, teamscim.AccountRequest) error) *MockAccountsChangeEmailCall {
+	c.Call = c.Call.Do(f)
+	return c
+}
+
+// DoAndReturn rewrite *gomock.Call.DoAndReturn
+func (c *MockAccountsChangeEmailCall) DoAndReturn(f func(context.Context, teamscim.AccountRequest) error) *MockAccountsChangeEmailCall {
+	c.Call = c.Call.DoAndReturn(f)
+	return c
+}
+
 // Consolidate mocks base method.
 func (m *MockAccounts) Consolidate(ctx context.Context, req teamscim.AccountRequest) error {
 	m.ctrl.T.Helper()
@@ -317,6 +393,44 @@ func (c *MockAccountsFindAccountCall) Do(f func(context.Context, string) (teamsc
 
 // DoAndReturn rewrite *gomock.Call.DoAndReturn
 func (c *MockAccountsFindAccountCall) DoAndReturn(f func(context.Context, string) (teamscim.Account, bool, error)) *MockAccountsFindAccountCall {
+	c.Call = c.Call.DoAndReturn(f)
+	return c
+}
+
+// RemoveFromTeam mocks base method.
+func (m *MockAccounts) RemoveFromTeam(ctx context.Context, req teamscim.AccountRequest) error {
+	m.ctrl.T.Helper()
+	ret := m.ctrl.Call(m, "RemoveFromTeam", ctx, req)
+	ret0, _ := ret[0].(error)
+	return ret0
+}
+
+// RemoveFromTeam indicates an expected call of RemoveFromTeam.
+func (mr *MockAccountsMockRecorder) RemoveFromTeam(ctx, req any) *MockAccountsRemoveFromTeamCall {
+	mr.mock.ctrl.T.Helper()
+	call := mr.mock.ctrl.RecordCallWithMethodType(mr.mock, "RemoveFromTeam", reflect.TypeOf((*MockAccounts)(nil).RemoveFromTeam), ctx, req)
+	return &MockAccountsRemoveFromTeamCall{Call: call}
+}
+
+// MockAccountsRemoveFromTeamCall wrap *gomock.Call
+type MockAccountsRemoveFromTeamCall struct {
+	*gomock.Call
+}
+
+// Return rewrite *gomock.Call.Return
+func (c *MockAccountsRemoveFromTeamCall) Return(arg0 error) *MockAccountsRemoveFromTeamCall {
+	c.Call = c.Call.Return(arg0)
+	return c
+}
+
+// Do rewrite *gomock.Call.Do
+func (c *MockAccountsRemoveFromTeamCall) Do(f func(context.Context, teamscim.AccountRequest) error) *MockAccountsRemoveFromTeamCall {
+	c.Call = c.Call.Do(f)
+	return c
+}
+
+// DoAndReturn rewrite *gomock.Call.DoAndReturn
+func (c *MockAccountsRemoveFromTeamCall) DoAndReturn(f func(context.Context, teamscim.AccountRequest) error) *MockAccountsRemoveFromTeamCall {
 	c.Call = c.Call.DoAndReturn(f)
 	return c
 }

@@ -62,6 +62,7 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 		tests []subtest
 	}{
 		{"Teams", teamTests},
+		{"DeleteTeam", deleteTeamTests},
 		{"Keys", keyTests},
 		{"Users", userTests},
 		{"Groups", groupTests},
