@@ -228,7 +228,8 @@ type PendingCall struct {
 	// Service is ServiceWorkspaces or ServiceAccounts.
 	Service string
 	// Action is what the call does: the workspace plan's WorkspaceReason ("deactivation",
-	// "reactivation", "removal"), or the account call ("create", "invite", "consolidate", "add", "remove", "email").
+	// "reactivation", "removal"), or the account call ("create", "invite", "consolidate",
+	// "add", "remove", "email").
 	Action string
 	// Attempts counts the calls made so far; LastError is the host's error from the last one
 	// that failed.
