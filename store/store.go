@@ -27,6 +27,20 @@
 // team is group membership), User.Pending (an invitation not yet accepted). A store never
 // computes them; it counts users by Seat (UserFilter.Seat) so that a seat count is one call.
 //
+// # Attributes beyond the typed fields
+//
+// User and Group carry the SCIM attributes that rules and indexes use as typed fields
+// (userName, externalId, name, displayName, locale, emails and active; displayName and
+// externalId). Every other attribute an identity provider sends lives in one field,
+// Attributes: a JSON object whose keys are attribute names as the schema spells them
+// ("nickName", "phoneNumbers", ...), with each extension's attributes nested in an object under
+// the extension's schema URN, and the sub-attributes of a user's name that have no typed field
+// (honorificPrefix, honorificSuffix) under "name". The root package decides what goes there and
+// writes compact JSON; a store keeps it as a JSON object, reads nothing in it and indexes
+// nothing in it. A store may return it re-encoded (PostgreSQL's jsonb reorders keys and changes
+// whitespace), so it is compared semantically, never byte for byte. nil and an empty object
+// both mean no such attributes, and a store may return either for the other.
+//
 // # Jobs and overage records
 //
 // A Job is a host hook call (a workspace hand-over, for example) that the root package commits
@@ -45,6 +59,9 @@
 // included, may share an externalId; UsersByExternalID returns them all. It is compared
 // case-exactly, and an empty externalId is not indexed.
 //
+// The values of User.Emails are indexed too, not unique, compared case-insensitively (Fold):
+// UsersByEmail returns every user that has an email with that value.
+//
 // # Errors
 //
 // Stores wrap ErrNotFound and ErrConflict with %w; callers test them with errors.Is. A cancelled
@@ -55,6 +72,7 @@ package store
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"strings"
 	"time"
@@ -136,6 +154,10 @@ type Tx interface {
 	// an error: it returns no users and a nil error. It uses an index: it does not scan the
 	// team.
 	UsersByExternalID(ctx context.Context, externalID string) ([]User, error)
+	// UsersByEmail returns every user (deleted ones included) one of whose Emails has a Value
+	// whose Fold equals Fold(email), ordered by ID; an empty email matches none. No match is
+	// not an error. It uses an index: it does not scan the team.
+	UsersByEmail(ctx context.Context, email string) ([]User, error)
 	// UpdateUser replaces a stored user (matched by ID). ErrNotFound if absent;
 	// ErrConflict if the new folded userName belongs to another user.
 	UpdateUser(ctx context.Context, u User) error
@@ -303,6 +325,9 @@ type User struct {
 	// Emails are the addresses the IdP sent, in order. Empty means the userName is the
 	// member's only (work, primary) email.
 	Emails []Email
+	// Attributes holds the user's other SCIM attributes as a JSON object (see the package
+	// documentation); nil when there are none.
+	Attributes json.RawMessage
 	// Active is false for deactivated (deprovisioned) members.
 	Active bool
 	// Deleted marks a member hidden by DELETE /Users: the account and its data remain,
@@ -331,6 +356,7 @@ type User struct {
 type Email struct {
 	Value   string
 	Type    string
+	Display string
 	Primary bool
 }
 
@@ -340,6 +366,9 @@ type Group struct {
 	ID          string
 	DisplayName string
 	ExternalID  string
+	// Attributes holds the group's other SCIM attributes (those of extensions) as a JSON
+	// object (see the package documentation); nil when there are none.
+	Attributes json.RawMessage
 	// Roles are the team roles the group grants its members.
 	Roles        []string
 	Created      time.Time
