@@ -93,15 +93,15 @@ type team struct {
 	rec  store.Team
 	keys map[string]store.APIKey // by key ID
 
-	users      map[string]store.User          // by ID
-	userByName map[string]string              // store.Fold(UserName) → user ID
-	userByExt  multiIndex // non-empty ExternalID → IDs of the users that have it
+	users      map[string]store.User // by ID
+	userByName map[string]string     // store.Fold(UserName) → user ID
+	userByExt  multiIndex            // non-empty ExternalID → IDs of the users that have it
 	// userByEmail indexes the folded values of the users' emails, except a value that folds
 	// to the user's own folded userName: UsersByEmail finds that one through userByName, so
 	// that the common single email equal to the userName costs no index entry.
 	userByEmail multiIndex
-	userIDs    idList
-	userCounts counts
+	userIDs     idList
+	userCounts  counts
 
 	groups      map[string]store.Group // by ID
 	groupByName map[string]string      // DisplayName → group ID
@@ -409,12 +409,12 @@ type tx struct {
 
 	rec *store.Team // the team record, if updated
 
-	users      map[string]*store.User // created, updated or (nil) deleted users
-	newUserIDs idSet                  // IDs of created users that the team does not have (some may be deleted again)
-	userByName map[string]string
+	users       map[string]*store.User // created, updated or (nil) deleted users
+	newUserIDs  idSet                  // IDs of created users that the team does not have (some may be deleted again)
+	userByName  map[string]string
 	userByExt   staged // ExternalID → user ID → has it after the transaction
 	userByEmail staged // folded email → user ID → has it after the transaction
-	userDelta  counts
+	userDelta   counts
 
 	groups      map[string]*store.Group
 	newGroupIDs idSet // IDs of groups created here that the team does not have (some may be deleted again)
