@@ -33,6 +33,8 @@ const (
 	DefaultMaxResults = 100
 	// DefaultMaxMemberChanges is the default Config.MaxMemberChanges.
 	DefaultMaxMemberChanges = 10_000
+	// DefaultMaxFilterScan is the default Config.MaxFilterScan.
+	DefaultMaxFilterScan = 100_000
 )
 
 // Config configures a Server. Only Store is required.
@@ -83,6 +85,18 @@ type Config struct {
 	// RateLimit sets per-team request budgets (429 with Retry-After beyond them). The zero
 	// value, the default, limits nothing; PostmanRateLimits is Postman's documented budget.
 	RateLimit RateLimits
+	// UserExtensions are schema extensions of the host's own for users, beside the
+	// enterprise extension (RFC 7643 §4.3) the Server always has; GroupExtensions are for
+	// groups. Each is listed in /Schemas and /ResourceTypes, validated, kept, returned,
+	// patchable and filterable (see Extension). Default: none.
+	UserExtensions  []Extension
+	GroupExtensions []Extension
+	// MaxFilterScan bounds the filters no index answers (anything but userName, externalId,
+	// id and emails.value eq on users, displayName and id eq on groups, active eq): such a
+	// filter examines every user (or group) of the team, and a team with more than
+	// MaxFilterScan of them gets 400 tooMany instead, so that one team's filters cannot take
+	// the server from the others. Default: DefaultMaxFilterScan.
+	MaxFilterScan int
 	// Now is the clock. Default: time.Now.
 	Now func() time.Time
 }
@@ -97,9 +111,10 @@ type Server struct {
 
 	keyTouches sync.Map // key ID → time.Time this Server last recorded the key's use
 
-	userSchema schema.Schema // core User + externalId, for PATCH application
-	enterprise schema.Schema // the enterprise User extension
-	args       scim.ServerArgs
+	users, groups     *resourceDef    // the resource types' schemas: validation, PATCH, filters, output
+	userPatchSchemas  []schema.Schema // core User + externalId, then the user extensions (ApplyPatch)
+	groupPatchSchemas []schema.Schema // core Group + externalId, then the group extensions
+	args              scim.ServerArgs
 	resources  map[string]scim.ResourceType // by endpoint without the slash ("Users")
 	elimityLog scim.Logger
 	limiter    *rateLimiter // nil: no rate limits
@@ -140,6 +155,9 @@ func New(cfg Config) (*Server, error) {
 	if cfg.MaxMemberChanges <= 0 {
 		cfg.MaxMemberChanges = DefaultMaxMemberChanges
 	}
+	if cfg.MaxFilterScan <= 0 {
+		cfg.MaxFilterScan = DefaultMaxFilterScan
+	}
 	cfg.BaseURL = strings.TrimRight(cfg.BaseURL, "/")
 	s := &Server{cfg: cfg, log: cfg.Logger, store: cfg.Store, now: cfg.Now}
 	s.elimityLog = elimityLogger{s.log}
@@ -147,9 +165,19 @@ func New(cfg Config) (*Server, error) {
 		s.limiter = newRateLimiter(cfg.RateLimit)
 	}
 
-	userSchema := clip(schema.CoreUserSchema())
-	s.userSchema = withExternalID(userSchema)
-	s.enterprise = clip(schema.ExtensionEnterpriseUser())
+	userSchema, groupSchema := clip(schema.CoreUserSchema()), clip(schema.CoreGroupSchema())
+	userExts := []scim.SchemaExtension{{Schema: clip(schema.ExtensionEnterpriseUser())}}
+	userExts, err := extensions(userExts, cfg.UserExtensions, userSchema.ID, "UserExtensions")
+	if err != nil {
+		return nil, err
+	}
+	groupExts, err := extensions(nil, cfg.GroupExtensions, groupSchema.ID, "GroupExtensions")
+	if err != nil {
+		return nil, err
+	}
+	s.users, s.userPatchSchemas = resourceOf("User", withExternalID(userSchema), userExts)
+	s.users.dropped = []string{"password"}
+	s.groups, s.groupPatchSchemas = resourceOf("Group", withExternalID(groupSchema), groupExts)
 	s.args = scim.ServerArgs{
 		ServiceProviderConfig: &scim.ServiceProviderConfig{
 			DocumentationURI: optional.NewString("https://github.com/teamscim/teamscim"),
@@ -169,18 +197,17 @@ func New(cfg Config) (*Server, error) {
 			Name:        "User",
 			Endpoint:    "/Users",
 			Description: optional.NewString("User Account"),
-			Schema:      userSchema,
-			SchemaExtensions: []scim.SchemaExtension{
-				{Schema: s.enterprise},
-			},
-			Handler: &userHandler{s: s},
+			Schema:           userSchema,
+			SchemaExtensions: userExts,
+			// The Server serves every request of Users and Groups itself; the wrapped
+			// library serves /Schemas, /ResourceTypes and /Me from these definitions.
 		}, {
-			ID:          optional.NewString("Group"),
-			Name:        "Group",
-			Endpoint:    "/Groups",
-			Description: optional.NewString("Group"),
-			Schema:      clip(schema.CoreGroupSchema()),
-			Handler:     &groupHandler{s: s},
+			ID:               optional.NewString("Group"),
+			Name:             "Group",
+			Endpoint:         "/Groups",
+			Description:      optional.NewString("Group"),
+			Schema:           groupSchema,
+			SchemaExtensions: groupExts,
 		}},
 	}
 	if _, err := scim.NewServer(&s.args); err != nil {
@@ -197,6 +224,35 @@ func New(cfg Config) (*Server, error) {
 func clip(sc schema.Schema) schema.Schema {
 	sc.Attributes = sc.Attributes[:len(sc.Attributes):len(sc.Attributes)]
 	return sc
+}
+
+// extensions appends the host's extensions (Config.<field>) to exts, checked and converted.
+func extensions(exts []scim.SchemaExtension, host []Extension, core, field string) ([]scim.SchemaExtension, error) {
+	reserved := []string{core}
+	for _, e := range exts {
+		reserved = append(reserved, e.Schema.ID)
+	}
+	for i, e := range host {
+		sc, err := buildExtension(e, reserved)
+		if err != nil {
+			return nil, fmt.Errorf("teamscim: Config.%s[%d]: %w", field, i, err)
+		}
+		reserved = append(reserved, sc.ID)
+		exts = append(exts, scim.SchemaExtension{Schema: sc, Required: e.Required})
+	}
+	return exts, nil
+}
+
+// resourceOf returns a resource type's schemas as the Server uses them, and as ApplyPatch
+// takes them (the core schema first).
+func resourceOf(name string, core schema.Schema, exts []scim.SchemaExtension) (*resourceDef, []schema.Schema) {
+	scs := []schema.Schema{core}
+	required := make([]bool, len(exts))
+	for i, e := range exts {
+		scs = append(scs, e.Schema)
+		required[i] = e.Required
+	}
+	return newResourceDef(name, core, scs[1:], required), scs
 }
 
 func withExternalID(sc schema.Schema) schema.Schema {
@@ -278,18 +334,12 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 	}
 
 	rq := &request{teamID: team.ID, keyID: key.ID, baseURL: s.baseURL(r)}
+	var body []byte
 	if r.Body != nil && r.Method != http.MethodGet && r.Method != http.MethodDelete {
-		body, serr := s.readBody(w, r)
-		if serr != nil {
+		var serr *scimerrors.ScimError
+		if body, serr = s.readBody(w, r); serr != nil {
 			writeError(w, *serr)
 			return
-		}
-		if rt.prepare != nil {
-			body, serr = rt.prepare(body, rq)
-			if serr != nil {
-				writeError(w, *serr)
-				return
-			}
 		}
 		r.Body = io.NopCloser(bytes.NewReader(body))
 		r.ContentLength = int64(len(body))
@@ -302,13 +352,12 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 	switch rt.kind {
 	case routeList:
 		s.serveList(w, r, rq, rt, listParamsFromQuery(r))
-		return
 	case routeSearch:
 		s.serveSearch(w, r, rq, rt)
-		return
 	case routeGet:
-		s.serveGet(w, r, rt)
-		return
+		s.serveGet(w, r, rq, rt)
+	case routeCreate, routeReplace, routePatch, routeDelete:
+		s.serveWrite(w, r, rq, rt, body)
 	case routeConfig:
 		body, err := s.serviceProviderConfig(rq.baseURL)
 		if err != nil {
@@ -316,14 +365,14 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		writeJSON(w, http.StatusOK, body)
-		return
+	default:
+		srv, err := scim.NewServer(&s.args, scim.WithBaseURL(rq.baseURL), scim.WithLogger(s.elimityLog))
+		if err != nil {
+			writeError(w, s.scimError(err))
+			return
+		}
+		srv.ServeHTTP(w, r)
 	}
-	srv, err := scim.NewServer(&s.args, scim.WithBaseURL(rq.baseURL), scim.WithLogger(s.elimityLog))
-	if err != nil {
-		writeError(w, s.scimError(err))
-		return
-	}
-	srv.ServeHTTP(w, r)
 }
 
 // readBody reads the whole body within the configured limit and checks its content type.
