@@ -2,7 +2,7 @@ package teamscim
 
 import (
 	"fmt"
-		"reflect"
+	"reflect"
 	"slices"
 	"strings"
 

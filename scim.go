@@ -115,9 +115,9 @@ type Server struct {
 	userPatchSchemas  []schema.Schema // core User + externalId, then the user extensions (ApplyPatch)
 	groupPatchSchemas []schema.Schema // core Group + externalId, then the group extensions
 	args              scim.ServerArgs
-	resources  map[string]scim.ResourceType // by endpoint without the slash ("Users")
-	elimityLog scim.Logger
-	limiter    *rateLimiter // nil: no rate limits
+	resources         map[string]scim.ResourceType // by endpoint without the slash ("Users")
+	elimityLog        scim.Logger
+	limiter           *rateLimiter // nil: no rate limits
 }
 
 // New returns a Server for cfg.
@@ -193,10 +193,10 @@ func New(cfg Config) (*Server, error) {
 			SupportPatch:     true,
 		},
 		ResourceTypes: []scim.ResourceType{{
-			ID:          optional.NewString("User"),
-			Name:        "User",
-			Endpoint:    "/Users",
-			Description: optional.NewString("User Account"),
+			ID:               optional.NewString("User"),
+			Name:             "User",
+			Endpoint:         "/Users",
+			Description:      optional.NewString("User Account"),
 			Schema:           userSchema,
 			SchemaExtensions: userExts,
 			// The Server serves every request of Users and Groups itself; the wrapped
