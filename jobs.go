@@ -174,7 +174,7 @@ func (s *Server) finishJob(ctx context.Context, teamID string, job store.Job, ca
 func (s *Server) RetryPending(ctx context.Context) (pending int, err error) {
 	teams, err := s.store.TeamsWithJobs(ctx)
 	if err != nil {
-		return 0, fmt.Errorf("teamscim: retry pending: %w", err)
+		return 0, wrapErr(err, "retry pending")
 	}
 	for _, teamID := range teams {
 		var users []string
@@ -189,11 +189,11 @@ func (s *Server) RetryPending(ctx context.Context) (pending int, err error) {
 			return err
 		})
 		if err != nil {
-			return pending, fmt.Errorf("teamscim: retry pending: %w", err)
+			return pending, wrapErr(err, "retry pending")
 		}
 		for _, u := range users {
 			if err := s.runUserJobs(ctx, teamID, u); err != nil && !errors.Is(err, errJobFailed) {
-				return pending, fmt.Errorf("teamscim: retry pending: %w", err)
+				return pending, wrapErr(err, "retry pending")
 			}
 		}
 		err = s.store.View(ctx, teamID, func(ctx context.Context, tx store.Tx) error {
@@ -202,7 +202,7 @@ func (s *Server) RetryPending(ctx context.Context) (pending int, err error) {
 			return err
 		})
 		if err != nil {
-			return pending, fmt.Errorf("teamscim: retry pending: %w", err)
+			return pending, wrapErr(err, "retry pending")
 		}
 	}
 	return pending, nil

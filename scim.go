@@ -5,7 +5,6 @@ import (
 	"context"
 	"crypto/sha256"
 	"crypto/subtle"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -13,6 +12,7 @@ import (
 	"mime"
 	"net/http"
 	"runtime/debug"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -211,7 +211,7 @@ func New(cfg Config) (*Server, error) {
 		}},
 	}
 	if _, err := scim.NewServer(&s.args); err != nil {
-		return nil, fmt.Errorf("teamscim: %w", err)
+		return nil, wrapErr(err, "build the SCIM server")
 	}
 	s.resources = map[string]scim.ResourceType{}
 	for _, rt := range s.args.ResourceTypes {
@@ -235,7 +235,7 @@ func extensions(exts []scim.SchemaExtension, host []Extension, core, field strin
 	for i, e := range host {
 		sc, err := buildExtension(e, reserved)
 		if err != nil {
-			return nil, fmt.Errorf("teamscim: Config.%s[%d]: %w", field, i, err)
+			return nil, wrapErr(err, "Config.%s[%d]", field, i)
 		}
 		reserved = append(reserved, sc.ID)
 		exts = append(exts, scim.SchemaExtension{Schema: sc, Required: e.Required})
@@ -450,7 +450,7 @@ func (s *Server) authenticate(ctx context.Context, header string) (store.Team, s
 		return store.Team{}, store.APIKey{}, errUnauthorized
 	}
 	if err != nil {
-		return store.Team{}, store.APIKey{}, fmt.Errorf("teamscim: look up key: %w", err)
+		return store.Team{}, store.APIKey{}, wrapErr(err, "look up key")
 	}
 	if subtle.ConstantTimeCompare(key.Digest[:], digest[:]) != 1 || key.Status != store.KeyActive || keyExpired(key, s.now()) {
 		return store.Team{}, store.APIKey{}, errUnauthorized
@@ -482,7 +482,7 @@ func (s *Server) authenticate(ctx context.Context, header string) (store.Team, s
 		return store.Team{}, store.APIKey{}, errUnauthorized
 	}
 	if err != nil {
-		return store.Team{}, store.APIKey{}, fmt.Errorf("teamscim: read team: %w", err)
+		return store.Team{}, store.APIKey{}, wrapErr(err, "read team")
 	}
 	if denied != nil {
 		return store.Team{}, store.APIKey{}, denied
@@ -520,6 +520,24 @@ var (
 	errInternal = scimerrors.ScimError{Status: http.StatusInternalServerError,
 		Detail: "The server could not complete the request; try again later."}
 )
+
+// prefixed is an error of this package with what was being done: "teamscim: <what>: <cause>",
+// where the cause's own "teamscim: " prefix is dropped so that the prefix appears once.
+type prefixed struct {
+	what string
+	err  error
+}
+
+func (e *prefixed) Error() string {
+	return "teamscim: " + e.what + ": " + strings.TrimPrefix(e.err.Error(), "teamscim: ")
+}
+
+func (e *prefixed) Unwrap() error { return e.err }
+
+// wrapErr wraps err with what was being done (a fmt format), for errors.Is and errors.As.
+func wrapErr(err error, format string, args ...any) error {
+	return &prefixed{what: fmt.Sprintf(format, args...), err: err}
+}
 
 func badRequest(t scimerrors.ScimType, format string, args ...any) *apiError {
 	return &apiError{status: http.StatusBadRequest, scimType: t, detail: fmt.Sprintf(format, args...)}
@@ -559,12 +577,25 @@ func (s *Server) scimError(err error) scimerrors.ScimError {
 
 // writeError writes a SCIM error response.
 func writeError(w http.ResponseWriter, e scimerrors.ScimError) {
-	body, err := json.Marshal(e)
-	if err != nil {
-		body = []byte(`{"schemas":["urn:ietf:params:scim:api:messages:2.0:Error"],"status":"500"}`)
-		e.Status = http.StatusInternalServerError
+	writeJSON(w, e.Status, errorBody(e))
+}
+
+// errorBody encodes a SCIM error (RFC 7644 §3.12) as the wrapped library does, without HTML
+// escaping (a detail's "<key>" stays readable).
+func errorBody(e scimerrors.ScimError) []byte {
+	b := make([]byte, 0, 128+len(e.Detail))
+	b = append(b, `{"schemas":["urn:ietf:params:scim:api:messages:2.0:Error"]`...)
+	if e.ScimType != "" {
+		b = append(b, `,"scimType":`...)
+		b = appendString(b, string(e.ScimType))
 	}
-	writeJSON(w, e.Status, body)
+	if e.Detail != "" {
+		b = append(b, `,"detail":`...)
+		b = appendString(b, e.Detail)
+	}
+	b = append(b, `,"status":"`...)
+	b = strconv.AppendInt(b, int64(e.Status), 10)
+	return append(b, `"}`...)
 }
 
 // scimContentType is the Content-Type header value of every SCIM answer, shared so that

@@ -217,7 +217,7 @@ func (s *Server) takeSeat(ctx context.Context, tx store.Tx, fx *effects, userID 
 	}
 	d, err := s.cfg.Seats.Admit(ctx, SeatUsage{Team: team, InUse: inUse, Overage: open.Total})
 	if err != nil {
-		return fmt.Errorf("teamscim: seat policy: %w", err)
+		return wrapErr(err, "seat policy")
 	}
 	switch d {
 	case SeatAdmitted:
@@ -332,7 +332,7 @@ func (s *Server) SeatReport(ctx context.Context, teamID string) (SeatReport, err
 		return nil
 	})
 	if err != nil {
-		return SeatReport{}, fmt.Errorf("teamscim: seat report for team %s: %w", teamID, err)
+		return SeatReport{}, wrapErr(err, "seat report for team %s", teamID)
 	}
 	return rep, nil
 }
@@ -358,7 +358,7 @@ func (s *Server) SetMemberRoles(ctx context.Context, teamID, memberID string, ro
 		return tx.UpdateUser(ctx, u)
 	})
 	if err != nil {
-		return fmt.Errorf("teamscim: set roles of member %s: %w", memberID, err)
+		return wrapErr(err, "set roles of member %s", memberID)
 	}
 	return nil
 }

@@ -183,7 +183,7 @@ func (s *Server) CreateTeam(ctx context.Context, opts TeamOptions) (store.Team, 
 	t := store.Team{ID: id.String(), Name: opts.Name, Plan: strings.TrimSpace(opts.Plan),
 		Created: s.now().UTC().Truncate(time.Millisecond)}
 	if err := s.store.CreateTeam(ctx, t); err != nil {
-		return store.Team{}, fmt.Errorf("teamscim: create team: %w", err)
+		return store.Team{}, wrapErr(err, "create team")
 	}
 	return t, nil
 }
@@ -198,7 +198,7 @@ func (s *Server) Team(ctx context.Context, teamID string) (store.Team, error) {
 		return err
 	})
 	if err != nil {
-		return store.Team{}, fmt.Errorf("teamscim: team %s: %w", teamID, err)
+		return store.Team{}, wrapErr(err, "team %s", teamID)
 	}
 	return t, nil
 }
@@ -217,7 +217,7 @@ func (s *Server) SetPlan(ctx context.Context, teamID, plan string) error {
 		return tx.UpdateTeam(ctx, t)
 	})
 	if err != nil {
-		return fmt.Errorf("teamscim: set plan of team %s: %w", teamID, err)
+		return wrapErr(err, "set plan of team %s", teamID)
 	}
 	return nil
 }
@@ -238,7 +238,7 @@ func (s *Server) ConfigureSSO(ctx context.Context, teamID string, a Actor, metho
 		return tx.UpdateTeam(ctx, t)
 	})
 	if err != nil {
-		return fmt.Errorf("teamscim: configure SSO for team %s: %w", teamID, err)
+		return wrapErr(err, "configure SSO for team %s", teamID)
 	}
 	return nil
 }
@@ -259,7 +259,7 @@ func (s *Server) RemoveSSO(ctx context.Context, teamID string, a Actor, method s
 		return tx.UpdateTeam(ctx, t)
 	})
 	if err != nil {
-		return fmt.Errorf("teamscim: remove SSO from team %s: %w", teamID, err)
+		return wrapErr(err, "remove SSO from team %s", teamID)
 	}
 	return nil
 }
@@ -288,7 +288,7 @@ func (s *Server) EnableSCIM(ctx context.Context, teamID string, a Actor) error {
 		return tx.UpdateTeam(ctx, t)
 	})
 	if err != nil {
-		return fmt.Errorf("teamscim: enable SCIM for team %s: %w", teamID, err)
+		return wrapErr(err, "enable SCIM for team %s", teamID)
 	}
 	return nil
 }
@@ -306,7 +306,7 @@ func (s *Server) DisableSCIM(ctx context.Context, teamID string, a Actor) error 
 		return tx.UpdateTeam(ctx, t)
 	})
 	if err != nil {
-		return fmt.Errorf("teamscim: disable SCIM for team %s: %w", teamID, err)
+		return wrapErr(err, "disable SCIM for team %s", teamID)
 	}
 	return nil
 }
@@ -334,7 +334,7 @@ func (s *Server) VerifyDomain(ctx context.Context, teamID string, a Actor, domai
 		return tx.UpdateTeam(ctx, t)
 	})
 	if err != nil {
-		return fmt.Errorf("teamscim: verify domain for team %s: %w", teamID, err)
+		return wrapErr(err, "verify domain for team %s", teamID)
 	}
 	return nil
 }
@@ -352,7 +352,7 @@ func (s *Server) RemoveDomain(ctx context.Context, teamID string, a Actor, domai
 		return tx.UpdateTeam(ctx, t)
 	})
 	if err != nil {
-		return fmt.Errorf("teamscim: remove domain from team %s: %w", teamID, err)
+		return wrapErr(err, "remove domain from team %s", teamID)
 	}
 	return nil
 }
@@ -416,7 +416,7 @@ func (s *Server) AddMember(ctx context.Context, teamID string, m Member) (store.
 		return err
 	})
 	if err != nil {
-		return store.User{}, fmt.Errorf("teamscim: add member to team %s: %w", teamID, err)
+		return store.User{}, wrapErr(err, "add member to team %s", teamID)
 	}
 	return u, nil
 }
@@ -491,7 +491,7 @@ func (s *Server) RemoveMember(ctx context.Context, teamID string, a Actor, membe
 		return nil
 	})
 	if err != nil {
-		return fmt.Errorf("teamscim: remove member %s from team %s: %w", memberID, teamID, err)
+		return wrapErr(err, "remove member %s from team %s", memberID, teamID)
 	}
 	return nil
 }
