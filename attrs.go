@@ -24,8 +24,9 @@ const (
 	checkPatched
 )
 
-// maxNameInDetail bounds an attribute name a client sent when an error detail repeats it.
-const maxNameInDetail = 64
+// maxNameInDetail bounds an attribute name a client sent when an error detail repeats it (a
+// schema URN and an attribute name fit).
+const maxNameInDetail = 160
 
 // quoteName quotes a name from the request for an error detail, shortened if long.
 func quoteName(s string) string {

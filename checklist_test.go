@@ -254,7 +254,7 @@ func TestFilterValueReachesStoreAsLiteral(t *testing.T) {
 
 // L6: error details never echo the raw filter or body (a member or resource id the request
 // names is quoted on purpose, to say which one is wrong, and so is an attribute name no schema
-// defines: attribute names are identifiers, at most 64 characters of them are quoted).
+// defines: attribute names are identifiers, at most 160 characters of them are quoted).
 func TestErrorsDoNotEchoInput(t *testing.T) {
 	e := newEnv(t)
 	id := e.createUser("l6@example.com")

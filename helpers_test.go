@@ -24,7 +24,7 @@ type env struct {
 	t      testing.TB
 	srv    *teamscim.Server
 	h      http.Handler
-	st     *memstore.Store
+	st     store.Store
 	admin  teamscim.Actor
 	teamID string
 	key    string
@@ -33,7 +33,12 @@ type env struct {
 
 func newEnv(t testing.TB, configure ...func(*teamscim.Config)) *env {
 	t.Helper()
-	st := memstore.New()
+	return newEnvOn(t, memstore.New(), configure...)
+}
+
+// newEnvOn is newEnv on the store st.
+func newEnvOn(t testing.TB, st store.Store, configure ...func(*teamscim.Config)) *env {
+	t.Helper()
 	cfg := teamscim.Config{Store: st}
 	for _, c := range configure {
 		c(&cfg)
