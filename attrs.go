@@ -64,7 +64,8 @@ func checkResource(rd *resourceDef, body map[string]any, mode checkMode) (map[st
 		}
 		return nil
 	}
-	for k, v := range body {
+	for _, k := range sortedKeys(body) { // sorted, so that the first error is always the same
+		v := body[k]
 		lk := strings.ToLower(k)
 		if lk == "schemas" || lk == "id" || lk == "meta" {
 			continue
@@ -90,7 +91,8 @@ func checkResource(rd *resourceDef, body map[string]any, mode checkMode) (map[st
 			if !ok {
 				return nil, badRequest(scimerrors.ScimTypeInvalidValue, "%s must be an object of the extension's attributes.", ext.urn)
 			}
-			for ek, ev := range m {
+			for _, ek := range sortedKeys(m) {
+				ev := m[ek]
 				a := ext.attr(ek)
 				if a == nil {
 					continue // an attribute the extension does not define
@@ -264,7 +266,8 @@ func checkSingle(a *attrDef, v any, mode checkMode) (any, error) {
 		}
 	}
 	out := make(map[string]any, len(m))
-	for k, sv := range m {
+	for _, k := range sortedKeys(m) {
+		sv := m[k]
 		sub := a.sub(k)
 		if sub == nil {
 			return nil, badRequest(scimerrors.ScimTypeInvalidValue, "%s has no sub-attribute %s.", a.path, quoteName(k))

@@ -887,6 +887,10 @@ func (f *compiled) resolvePath(rd *resourceDef, p *filter.AttributePath) (*attrD
 		sc, a = rd.lookup(name)
 	}
 	if a == nil {
+		if sc == nil && rd.ambiguous(name) {
+			return nil, badRequest(scimerrors.ScimTypeInvalidFilter,
+				"More than one schema extension has an attribute %s: name it with its schema URN.", quoteName(name))
+		}
 		return nil, errUnknownFilterAttr(p.String())
 	}
 	out := filter.AttributePath{AttributeName: a.name}

@@ -185,6 +185,10 @@ func (rd *resourceDef) resolvePath(raw string) (target, error) {
 		sc, a = rd.lookup(p.AttributePath.AttributeName)
 	}
 	if a == nil {
+		if sc == nil && rd.ambiguous(p.AttributePath.AttributeName) {
+			return target{}, errPath{fmt.Sprintf("more than one schema extension has an attribute %s: name it with its schema URN",
+				quoteName(p.AttributePath.AttributeName))}
+		}
 		return target{}, errPath{fmt.Sprintf("the path names an attribute no schema defines: %s", quoteName(p.AttributePath.AttributeName))}
 	}
 	t := target{schema: sc, attr: a}

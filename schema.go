@@ -329,8 +329,12 @@ type resourceDef struct {
 
 func newSchemaDef(sc schema.Schema, ext, required bool) *schemaDef {
 	d := &schemaDef{urn: sc.ID, ext: ext, required: required, index: map[string]*attrDef{}, elimity: sc}
+	prefix := ""
+	if ext {
+		prefix = sc.ID + ":" // an extension's attributes are named by their full path in errors
+	}
 	for _, a := range sc.Attributes {
-		def := newAttrDef(a, "")
+		def := newAttrDef(a, prefix)
 		d.attrs = append(d.attrs, def)
 		d.index[strings.ToLower(def.name)] = def
 	}
@@ -340,13 +344,16 @@ func newSchemaDef(sc schema.Schema, ext, required bool) *schemaDef {
 func newAttrDef(a schema.CoreAttribute, parent string) *attrDef {
 	d := &attrDef{name: a.Name(), typ: a.AttributeType(), multi: a.MultiValued(), required: a.Required(),
 		caseExact: a.CaseExact(), mutability: a.Mutability(), returned: a.Returned(), core: a, path: a.Name()}
-	if parent != "" {
+	switch {
+	case strings.HasSuffix(parent, ":"): // an extension's URN
+		d.path = parent + d.name
+	case parent != "":
 		d.path = parent + "." + d.name
 	}
 	if a.AttributeType() == "complex" {
 		d.subIndex = map[string]*attrDef{}
 		for _, s := range a.SubAttributes() {
-			sd := newAttrDef(s, d.name)
+			sd := newAttrDef(s, d.path)
 			d.subs = append(d.subs, sd)
 			d.subIndex[strings.ToLower(sd.name)] = sd
 		}
@@ -399,6 +406,17 @@ func (r *resourceDef) splitURN(key string) (*schemaDef, string) {
 		}
 	}
 	return nil, ""
+}
+
+// ambiguous reports whether more than one extension has an attribute named name.
+func (r *resourceDef) ambiguous(name string) bool {
+	n := 0
+	for _, e := range r.exts {
+		if e.attr(name) != nil {
+			n++
+		}
+	}
+	return n > 1
 }
 
 // lookup resolves an attribute name without a URN: the core schema's attribute, or else the
