@@ -109,7 +109,7 @@ func TestIdPFlows(t *testing.T) {
 					}
 				}
 				if st.Stored != nil {
-					assertStored(t, name, e, vars[st.Stored["ref"].(string)], st.Stored)
+					assertStored(t, name, e, vars[st.Stored["ref"].(string)], st.Stored, subst)
 				}
 				if st.StoredGroup != nil {
 					assertStoredGroup(t, name, e, vars, st.StoredGroup)
@@ -160,16 +160,23 @@ func assertSubset(t *testing.T, where string, want, got any) {
 	}
 }
 
-// assertStored compares the stored user with the fields named in want.
-func assertStored(t *testing.T, where string, e *env, id string, want map[string]any) {
+// assertStored compares the stored user with the fields named in want; "attributes" is a
+// subset of the user's other attributes (store.User.Attributes).
+func assertStored(t *testing.T, where string, e *env, id string, want map[string]any, subst func(string) string) {
 	t.Helper()
 	require.NotEmpty(t, id, where)
 	u := e.user(id)
+	if attrs, ok := want["attributes"]; ok {
+		var w, got any
+		require.NoError(t, json.Unmarshal([]byte(subst(mustJSON(t, attrs))), &w))
+		require.NoError(t, json.Unmarshal(u.Attributes, &got), where)
+		assertSubset(t, where+": stored attributes", w, got)
+	}
 	got := map[string]any{"userName": u.UserName, "givenName": u.GivenName, "familyName": u.FamilyName,
 		"externalId": u.ExternalID, "active": u.Active, "deleted": u.Deleted, "managed": u.Managed,
 		"seat": u.Seat, "viaGroups": u.ViaGroups}
 	for k, v := range want {
-		if k == "ref" {
+		if k == "ref" || k == "attributes" {
 			continue
 		}
 		gv, ok := got[k]
