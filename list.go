@@ -220,7 +220,7 @@ func (s *Server) queryGroups(ctx context.Context, tx store.Tx, f *compiled, offs
 		return nil, 0, s.errScanTooLarge("groups")
 	}
 	var scanErr error
-	page, total, err := scan(list, func(g store.Group) bool {
+	page, total, err := scan(list, func(g store.Group) string { return g.ID }, func(g store.Group) bool {
 		ok, err := s.groupMatches(ctx, tx, f, g)
 		if err != nil && scanErr == nil {
 			scanErr = err
@@ -393,8 +393,9 @@ func (s *Server) queryUsers(ctx context.Context, tx store.Tx, f *compiled, offse
 		return pageStore(listBy(store.UserFilter{}), offset, limit)
 	}
 	var evalErr error
+	var docs userDocs
 	match := func(u store.User) bool {
-		doc, err := s.userDoc(u, f.rest)
+		doc, err := s.fillDoc(&docs, u, f.rest)
 		if err != nil {
 			evalErr = err
 			return false
@@ -429,7 +430,7 @@ func (s *Server) queryUsers(ctx context.Context, tx store.Tx, f *compiled, offse
 	if n > s.cfg.MaxFilterScan {
 		return nil, 0, s.errScanTooLarge("users")
 	}
-	page, total, err := scan(listBy(store.UserFilter{}), match, offset, limit)
+	page, total, err := scan(listBy(store.UserFilter{}), func(u store.User) string { return u.ID }, match, offset, limit)
 	if err == nil {
 		err = evalErr
 	}
@@ -447,12 +448,14 @@ func pageStore[T any](list func(store.ListOptions) (store.Page[T], error), offse
 	return pg.Items, pg.Total, err
 }
 
-// scan walks every item in chunks and returns one page of those that match, and how many do.
-func scan[T any](list func(store.ListOptions) (store.Page[T], error), match func(T) bool, offset, limit int) ([]T, int, error) {
+// scan walks every item in chunks, each after the last ID of the previous one (so that a
+// walk costs O(n)), and returns one page of those that match, and how many do.
+func scan[T any](list func(store.ListOptions) (store.Page[T], error), id func(T) string, match func(T) bool, offset, limit int) ([]T, int, error) {
 	page := []T{}
 	total := 0
-	for off := 0; ; off += scanChunk {
-		pg, err := list(store.ListOptions{Offset: off, Limit: scanChunk})
+	after := ""
+	for {
+		pg, err := list(store.ListOptions{After: after, Limit: scanChunk})
 		if err != nil {
 			return nil, 0, err
 		}
@@ -468,6 +471,7 @@ func scan[T any](list func(store.ListOptions) (store.Page[T], error), match func
 		if len(pg.Items) < scanChunk {
 			return page, total, nil
 		}
+		after = id(pg.Items[len(pg.Items)-1])
 	}
 }
 
@@ -564,9 +568,74 @@ func activeEq(expr filter.Expression) (bool, bool) {
 // userDoc is the attribute tree a filter is evaluated against: the typed attributes, id and
 // meta, and the stored others when the filter names one (rest).
 func (s *Server) userDoc(u store.User, rest bool) (map[string]any, error) {
-	m := userTyped(u)
+	var d userDocs
+	return s.fillDoc(&d, u, rest)
+}
+
+// userDocs holds the maps of the user documents a filter is evaluated against, reused from one
+// user to the next of a scan: a document is read only until the next fillDoc.
+type userDocs struct {
+	doc, name, meta map[string]any
+	emails          []any
+	email           []map[string]any
+}
+
+// fillDoc makes d's document the filter document of u (see userDoc).
+func (s *Server) fillDoc(d *userDocs, u store.User, rest bool) (map[string]any, error) {
+	if d.doc == nil {
+		d.doc, d.name, d.meta = make(map[string]any, 16), make(map[string]any, 6), make(map[string]any, 3)
+	}
+	m := d.doc
+	clear(m)
 	m["id"] = u.ID
-	m["meta"] = map[string]any{"resourceType": "User", "created": u.Created, "lastModified": u.LastModified}
+	m["userName"] = u.UserName
+	m["active"] = u.Active
+	clear(d.name)
+	for i, v := range []string{u.GivenName, u.FamilyName, u.MiddleName, u.Formatted} {
+		if v != "" {
+			d.name[nameFields[i]] = v
+		}
+	}
+	if len(d.name) > 0 {
+		m["name"] = d.name
+	}
+	if u.DisplayName != "" {
+		m["displayName"] = u.DisplayName
+	}
+	if u.Locale != "" {
+		m["locale"] = u.Locale
+	}
+	if u.ExternalID != "" {
+		m["externalId"] = u.ExternalID
+	}
+	emails := u.Emails
+	if len(emails) == 0 {
+		emails = []store.Email{{Value: u.UserName, Type: "work", Primary: true}}
+	}
+	d.emails = d.emails[:0]
+	for i, e := range emails {
+		if i == len(d.email) {
+			d.email = append(d.email, make(map[string]any, 4))
+		}
+		em := d.email[i]
+		clear(em)
+		em["value"] = e.Value
+		if e.Type != "" {
+			em["type"] = e.Type
+		}
+		if e.Display != "" {
+			em["display"] = e.Display
+		}
+		if e.Primary {
+			em["primary"] = true
+		}
+		d.emails = append(d.emails, em)
+	}
+	m["emails"] = d.emails
+	d.meta["resourceType"] = "User"
+	d.meta["created"] = u.Created
+	d.meta["lastModified"] = u.LastModified
+	m["meta"] = d.meta
 	if rest {
 		if err := s.users.withStored(m, u.Attributes, true); err != nil {
 			return nil, err

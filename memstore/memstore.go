@@ -830,15 +830,16 @@ func (x *tx) DeleteUser(ctx context.Context, id string) error {
 	return nil
 }
 
-// ListUsers implements store.Tx. It walks the users in ID order from the first, so a page
-// costs O(offset + limit) plus the users f skips; the total comes from the counts.
+// ListUsers implements store.Tx. It walks the users in ID order from the first (or, with
+// ListOptions.After, from the cursor, found in O(log n)), so a page costs O(offset + limit)
+// plus the users f skips; the total comes from the counts.
 func (x *tx) ListUsers(ctx context.Context, f store.UserFilter, o store.ListOptions) (store.Page[store.User], error) {
 	if err := x.check(ctx, false); err != nil {
 		return store.Page[store.User]{}, err
 	}
 	total := x.t.userCounts.count(&x.userDelta, f)
 	skip := max(o.Offset, 0)
-	want := total - skip // matches left after the offset
+	want := total - skip // matches left after the offset (at most, after a cursor)
 	if o.Limit > 0 {
 		want = min(want, o.Limit)
 	}
@@ -846,7 +847,7 @@ func (x *tx) ListUsers(ctx context.Context, f store.UserFilter, o store.ListOpti
 		return store.Page[store.User]{Items: []store.User{}, Total: total}, nil
 	}
 	items := make([]store.User, 0, want)
-	for id := range ascend(&x.t.userIDs, x.newUserIDs.sorted()) {
+	for id := range ascendFrom(&x.t.userIDs, x.newUserIDs.sorted(), o.After) {
 		u, ok := x.user(id)
 		if !ok || !f.Matches(u) {
 			continue
@@ -982,7 +983,7 @@ func (x *tx) ListGroups(ctx context.Context, o store.ListOptions) (store.Page[st
 		return store.Page[store.Group]{Items: []store.Group{}, Total: total}, nil
 	}
 	items := make([]store.Group, 0, want)
-	for id := range ascend(&x.t.groupIDs, x.newGroupIDs.sorted()) {
+	for id := range ascendFrom(&x.t.groupIDs, x.newGroupIDs.sorted(), o.After) {
 		g, ok := x.group(id)
 		if !ok {
 			continue // deleted in this transaction

@@ -497,8 +497,8 @@ func (x *tx) ListUsers(ctx context.Context, f store.UserFilter, o store.ListOpti
 	args := []any{x.teamID, f.IncludeDeleted, f.Active, f.Seat}
 	return countThenPage(ctx, x, "list users", scanUser,
 		`SELECT coalesce(sum(n), 0)::bigint FROM teamscim_user_counts WHERE `+userFilterSQL, args,
-		`SELECT `+userCols+` FROM teamscim_users WHERE `+userFilterSQL+` ORDER BY id OFFSET $5 LIMIT $6`,
-		append(args, offset, limit))
+		`SELECT `+userCols+` FROM teamscim_users WHERE `+userFilterSQL+` AND id > $7 ORDER BY id OFFSET $5 LIMIT $6`,
+		append(args, offset, limit, o.After))
 }
 
 // CountUsers implements store.Tx: it sums at most eight rows of the maintained counts.
@@ -628,8 +628,8 @@ func (x *tx) ListGroups(ctx context.Context, o store.ListOptions) (store.Page[st
 	offset, limit := page(o)
 	return countThenPage(ctx, x, "list groups", scanGroup,
 		`SELECT count(*) FROM teamscim_groups WHERE team_id = $1`, []any{x.teamID},
-		`SELECT `+groupCols+` FROM teamscim_groups WHERE team_id = $1 ORDER BY id OFFSET $2 LIMIT $3`,
-		[]any{x.teamID, offset, limit})
+		`SELECT `+groupCols+` FROM teamscim_groups WHERE team_id = $1 AND id > $4 ORDER BY id OFFSET $2 LIMIT $3`,
+		[]any{x.teamID, offset, limit, o.After})
 }
 
 // ---- members ----

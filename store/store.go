@@ -224,6 +224,11 @@ type Tx interface {
 type ListOptions struct {
 	Offset int
 	Limit  int
+	// After, when not empty, starts the list after the item with this ID (keyset paging,
+	// so that walking a whole team costs O(n), not O(n²) as growing offsets do); Offset then
+	// counts from there. Total is unaffected. ListUsers and ListGroups honour it; the other
+	// lists ignore it.
+	After string
 }
 
 // Page is one page of a list and the total number of items the list has.

@@ -3,6 +3,8 @@ package storetest
 import (
 	"context"
 	"encoding/json"
+	"fmt"
+	"slices"
 	"strings"
 	"testing"
 
@@ -386,6 +388,120 @@ func testEmailTeamIsolation(t *testing.T, s store.Store) {
 	})
 	mustView(t, s, t2.ID, func(ctx context.Context, tx store.Tx) error {
 		assert.Equal(t, []string{"user-2"}, usersByEmail(t, ctx, tx, "shared@example.com"))
+		return nil
+	})
+}
+
+var cursorTests = []subtest{
+	{"UsersAfter", testUsersAfter},
+	{"GroupsAfter", testGroupsAfter},
+}
+
+// walkAfter lists every item through pages of size limit, each page after the last ID of the
+// previous one, and returns the IDs visited.
+func walkAfter[T any](t *testing.T, total, limit int, list func(o store.ListOptions) (store.Page[T], error), id func(T) string) []string {
+	t.Helper()
+	var ids []string
+	after := ""
+	for range total + 2 {
+		p, err := list(store.ListOptions{After: after, Limit: limit})
+		require.NoError(t, err)
+		assert.Equal(t, total, p.Total, "Total ignores the cursor")
+		if len(p.Items) == 0 {
+			return ids
+		}
+		for _, it := range p.Items {
+			ids = append(ids, id(it))
+		}
+		after = ids[len(ids)-1]
+	}
+	t.Fatal("the cursor walk did not end")
+	return nil
+}
+
+func testUsersAfter(t *testing.T, s store.Store) {
+	tm := newTeam(t, s, "team-1")
+	ids := uuids(23)
+	var users []store.User
+	for i, id := range ids {
+		u := newUser(id, fmt.Sprintf("u%d@example.com", i))
+		u.Active = i%3 != 0
+		users = append(users, u)
+	}
+	createUsers(t, s, tm.ID, users[:17]...)
+	byID := func(u store.User) string { return u.ID }
+	check := func(ctx context.Context, tx store.Tx, all []string) {
+		active := []string{}
+		for _, u := range users {
+			if u.Active && slices.Contains(all, u.ID) {
+				active = append(active, u.ID)
+			}
+		}
+		for _, limit := range []int{1, 4, 100} {
+			got := walkAfter(t, len(all), limit, func(o store.ListOptions) (store.Page[store.User], error) {
+				return tx.ListUsers(ctx, store.UserFilter{}, o)
+			}, byID)
+			assert.Equal(t, sortedCopy(all), got, "limit %d", limit)
+			got = walkAfter(t, len(active), limit, func(o store.ListOptions) (store.Page[store.User], error) {
+				return tx.ListUsers(ctx, store.UserFilter{Active: ptr(true)}, o)
+			}, byID)
+			assert.Equal(t, sortedCopy(active), got, "active, limit %d", limit)
+		}
+		sorted := sortedCopy(all)
+		p, err := tx.ListUsers(ctx, store.UserFilter{}, store.ListOptions{After: sorted[2], Offset: 1, Limit: 2})
+		require.NoError(t, err)
+		assert.Equal(t, sorted[4:6], userIDs(p.Items), "Offset counts from the cursor")
+		p, err = tx.ListUsers(ctx, store.UserFilter{}, store.ListOptions{After: sorted[len(sorted)-1]})
+		require.NoError(t, err)
+		assert.Empty(t, p.Items, "nothing after the last")
+		p, err = tx.ListUsers(ctx, store.UserFilter{}, store.ListOptions{After: "0", Limit: 1})
+		require.NoError(t, err)
+		assert.Equal(t, sorted[:1], userIDs(p.Items), "a cursor that is no ID starts before the IDs greater than it")
+	}
+	mustView(t, s, tm.ID, func(ctx context.Context, tx store.Tx) error {
+		check(ctx, tx, ids[:17])
+		return nil
+	})
+	// Within an Update: users created and deleted in it.
+	err := s.Update(t.Context(), tm.ID, func(ctx context.Context, tx store.Tx) error {
+		for _, u := range users[17:] {
+			require.NoError(t, tx.CreateUser(ctx, u))
+		}
+		require.NoError(t, tx.DeleteUser(ctx, ids[0]))
+		require.NoError(t, tx.DeleteUser(ctx, ids[20]))
+		check(ctx, tx, slices.DeleteFunc(slices.Clone(ids), func(id string) bool { return id == ids[0] || id == ids[20] }))
+		return errBoom
+	})
+	require.ErrorIs(t, err, errBoom)
+}
+
+func testGroupsAfter(t *testing.T, s store.Store) {
+	tm := newTeam(t, s, "team-1")
+	ids := uuids(9)
+	var groups []store.Group
+	for i, id := range ids {
+		groups = append(groups, newGroup(id, fmt.Sprintf("G%d", i)))
+	}
+	createGroups(t, s, tm.ID, groups[:6]...)
+	byID := func(g store.Group) string { return g.ID }
+	err := s.Update(t.Context(), tm.ID, func(ctx context.Context, tx store.Tx) error {
+		for _, g := range groups[6:] {
+			require.NoError(t, tx.CreateGroup(ctx, g))
+		}
+		require.NoError(t, tx.DeleteGroup(ctx, ids[1]))
+		want := slices.DeleteFunc(slices.Clone(ids), func(id string) bool { return id == ids[1] })
+		for _, limit := range []int{1, 2, 50} {
+			got := walkAfter(t, len(want), limit, func(o store.ListOptions) (store.Page[store.Group], error) {
+				return tx.ListGroups(ctx, o)
+			}, byID)
+			assert.Equal(t, sortedCopy(want), got, "limit %d", limit)
+		}
+		return errBoom
+	})
+	require.ErrorIs(t, err, errBoom)
+	mustView(t, s, tm.ID, func(ctx context.Context, tx store.Tx) error {
+		got := walkAfter(t, 6, 4, func(o store.ListOptions) (store.Page[store.Group], error) { return tx.ListGroups(ctx, o) }, byID)
+		assert.Equal(t, sortedCopy(ids[:6]), got)
 		return nil
 	})
 }

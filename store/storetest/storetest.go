@@ -75,6 +75,7 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 		{"Users", userTests},
 		{"Attributes", attributeTests},
 		{"Emails", emailTests},
+		{"Cursor", cursorTests},
 		{"Groups", groupTests},
 		{"Members", memberTests},
 		{"Overages", overageTests},
