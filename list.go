@@ -236,45 +236,54 @@ func (s *Server) queryGroups(ctx context.Context, tx store.Tx, f *compiled, offs
 // groupCandidates finds the groups an equality on an indexed attribute allows, if the filter
 // has one at its top level (alone or as a side of "and").
 func groupCandidates(ctx context.Context, tx store.Tx, expr filter.Expression) ([]store.Group, bool, error) {
-	switch e := expr.(type) {
-	case *filter.LogicalExpression:
+	return candidates(expr, func(expr filter.Expression) ([]store.Group, bool, error) {
+		switch e := expr.(type) {
+		case *filter.ValuePath:
+			if v, ok := eqValue(e.ValueFilter, "value"); ok && e.AttributePath.AttributeName == "members" {
+				return groupsOfMember(ctx, tx, v)
+			}
+		case *filter.AttributeExpression:
+			v, ok := e.CompareValue.(string)
+			if e.Operator != filter.EQ || !ok || e.AttributePath.URIPrefix != nil {
+				return nil, false, nil
+			}
+			switch e.AttributePath.AttributeName + "." + e.AttributePath.SubAttributeName() {
+			case "displayName.":
+				return found(tx.GetGroupByDisplayName(ctx, v))
+			case "id.":
+				return found(tx.GetGroup(ctx, v))
+			case "members.value":
+				return groupsOfMember(ctx, tx, v)
+			}
+		}
+		return nil, false, nil
+	})
+}
+
+// candidates applies leaf to expr, or to the sides of a top-level "and" until one answers
+// (ok): the candidates of an index lookup, which the whole filter is then evaluated against.
+func candidates[T any](expr filter.Expression, leaf func(filter.Expression) ([]T, bool, error)) ([]T, bool, error) {
+	if e, ok := expr.(*filter.LogicalExpression); ok {
 		if e.Operator != filter.AND {
 			return nil, false, nil
 		}
-		if c, ok, err := groupCandidates(ctx, tx, e.Left); ok || err != nil {
+		if c, ok, err := candidates(e.Left, leaf); ok || err != nil {
 			return c, ok, err
 		}
-		return groupCandidates(ctx, tx, e.Right)
-	case *filter.ValuePath:
-		if v, ok := eqValue(e.ValueFilter, "value"); ok && e.AttributePath.AttributeName == "members" {
-			return groupsOfMember(ctx, tx, v)
-		}
-	case *filter.AttributeExpression:
-		v, ok := e.CompareValue.(string)
-		if e.Operator != filter.EQ || !ok || e.AttributePath.URIPrefix != nil {
-			return nil, false, nil
-		}
-		var g store.Group
-		var err error
-		switch path := e.AttributePath.AttributeName + "." + e.AttributePath.SubAttributeName(); path {
-		case "displayName.":
-			g, err = tx.GetGroupByDisplayName(ctx, v)
-		case "id.":
-			g, err = tx.GetGroup(ctx, v)
-		case "members.value":
-			return groupsOfMember(ctx, tx, v)
-		default:
-			return nil, false, nil
-		}
-		if errors.Is(err, store.ErrNotFound) {
-			return nil, true, nil
-		}
-		if err != nil {
-			return nil, true, err
-		}
-		return []store.Group{g}, true, nil
+		return candidates(e.Right, leaf)
 	}
-	return nil, false, nil
+	return leaf(expr)
+}
+
+// found turns the answer of a lookup by a unique key into candidates: none when not found.
+func found[T any](v T, err error) ([]T, bool, error) {
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		return nil, true, nil
+	case err != nil:
+		return nil, true, err
+	}
+	return []T{v}, true, nil
 }
 
 // groupsOfMember returns the groups of the user userID.
@@ -489,50 +498,33 @@ func pageOf[T any](items []T, offset, limit int) []T {
 // userCandidates finds the users an equality on an indexed attribute allows, if expr has one
 // at its top level (alone or as a side of "and"). expr has canonical names (compileFilter).
 func userCandidates(ctx context.Context, tx store.Tx, expr filter.Expression) ([]store.User, bool, error) {
-	switch e := expr.(type) {
-	case *filter.LogicalExpression:
-		if e.Operator != filter.AND {
-			return nil, false, nil
+	return candidates(expr, func(expr filter.Expression) ([]store.User, bool, error) {
+		switch e := expr.(type) {
+		case *filter.ValuePath:
+			if v, ok := eqValue(e.ValueFilter, "value"); ok && e.AttributePath.AttributeName == "emails" && e.AttributePath.URIPrefix == nil {
+				return usersByEmail(ctx, tx, v)
+			}
+		case *filter.AttributeExpression:
+			v, ok := e.CompareValue.(string)
+			if e.Operator != filter.EQ || !ok || e.AttributePath.URIPrefix != nil {
+				return nil, false, nil
+			}
+			switch e.AttributePath.AttributeName + "." + e.AttributePath.SubAttributeName() {
+			case "userName.":
+				return found(tx.GetUserByUserName(ctx, v))
+			case "externalId.":
+				// externalId is not unique: every user that has it is a candidate (the caller
+				// drops deleted ones).
+				users, err := tx.UsersByExternalID(ctx, v)
+				return users, true, err
+			case "id.":
+				return found(tx.GetUser(ctx, v))
+			case "emails.value":
+				return usersByEmail(ctx, tx, v)
+			}
 		}
-		if c, ok, err := userCandidates(ctx, tx, e.Left); ok || err != nil {
-			return c, ok, err
-		}
-		return userCandidates(ctx, tx, e.Right)
-	case *filter.ValuePath:
-		if v, ok := eqValue(e.ValueFilter, "value"); ok && e.AttributePath.AttributeName == "emails" && e.AttributePath.URIPrefix == nil {
-			return usersByEmail(ctx, tx, v)
-		}
-	case *filter.AttributeExpression:
-		v, ok := e.CompareValue.(string)
-		if e.Operator != filter.EQ || !ok || e.AttributePath.URIPrefix != nil {
-			return nil, false, nil
-		}
-		var u store.User
-		var err error
-		switch e.AttributePath.AttributeName + "." + e.AttributePath.SubAttributeName() {
-		case "userName.":
-			u, err = tx.GetUserByUserName(ctx, v)
-		case "externalId.":
-			// externalId is not unique: every user that has it is a candidate (the caller
-			// drops deleted ones).
-			users, err := tx.UsersByExternalID(ctx, v)
-			return users, true, err
-		case "id.":
-			u, err = tx.GetUser(ctx, v)
-		case "emails.value":
-			return usersByEmail(ctx, tx, v)
-		default:
-			return nil, false, nil
-		}
-		if errors.Is(err, store.ErrNotFound) {
-			return nil, true, nil
-		}
-		if err != nil {
-			return nil, true, err
-		}
-		return []store.User{u}, true, nil
-	}
-	return nil, false, nil
+		return nil, false, nil
+	})
 }
 
 // usersByEmail returns the users with an email value v: those the store's index finds, and
@@ -587,27 +579,9 @@ func (s *Server) fillDoc(d *userDocs, u store.User, rest bool) (map[string]any, 
 	}
 	m := d.doc
 	clear(m)
-	m["id"] = u.ID
-	m["userName"] = u.UserName
-	m["active"] = u.Active
 	clear(d.name)
-	for i, v := range []string{u.GivenName, u.FamilyName, u.MiddleName, u.Formatted} {
-		if v != "" {
-			d.name[nameFields[i]] = v
-		}
-	}
-	if len(d.name) > 0 {
-		m["name"] = d.name
-	}
-	if u.DisplayName != "" {
-		m["displayName"] = u.DisplayName
-	}
-	if u.Locale != "" {
-		m["locale"] = u.Locale
-	}
-	if u.ExternalID != "" {
-		m["externalId"] = u.ExternalID
-	}
+	m["id"] = u.ID
+	putTyped(m, d.name, u)
 	emails := u.Emails
 	if len(emails) == 0 {
 		emails = []store.Email{{Value: u.UserName, Type: "work", Primary: true}}

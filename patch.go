@@ -443,8 +443,12 @@ func (s *Server) applyTarget(rd *resourceDef, m scim.ResourceAttributes, op patc
 	}
 	out, err := applyLibrary(m, scim.PatchOperation{Op: kind, Path: t.path(), Value: value}, s.patchSchemas(rd))
 	if err != nil {
-		if se, ok := err.(scimerrors.ScimError); ok && se.ScimType == scimerrors.ScimTypeNoTarget {
+		se, _ := err.(scimerrors.ScimError)
+		switch se.ScimType {
+		case scimerrors.ScimTypeNoTarget:
 			return nil, noTarget(op, t)
+		case scimerrors.ScimTypeInvalidValue: // the library's check of multi-valued attributes
+			return nil, badRequest(scimerrors.ScimTypeInvalidValue, "%s: a multi-valued attribute would have two values with the same type and value.", op.where())
 		}
 		return nil, badRequest(scimerrors.ScimTypeInvalidValue, "%s cannot be applied to %s.", op.where(), d.path)
 	}

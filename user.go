@@ -550,31 +550,33 @@ func (s *Server) userInputOf(attrs map[string]any) (userInput, error) {
 // reads emails[0].value), and name, displayName, locale and externalId when they have values.
 func userTyped(u store.User) map[string]any {
 	a := make(map[string]any, 12)
-	a["userName"] = u.UserName
-	a["active"] = u.Active
+	putTyped(a, make(map[string]any, 4), u)
 	a["emails"] = emailsOf(u)
-	var name map[string]any
-	for i, v := range []string{u.GivenName, u.FamilyName, u.MiddleName, u.Formatted} {
+	return a
+}
+
+// putTyped puts u's typed attributes other than emails into m, the parts of its name into
+// name (which goes into m only if u has one).
+func putTyped(m, name map[string]any, u store.User) {
+	m["userName"] = u.UserName
+	m["active"] = u.Active
+	for i, v := range [...]string{u.GivenName, u.FamilyName, u.MiddleName, u.Formatted} {
 		if v != "" {
-			if name == nil {
-				name = make(map[string]any, 4)
-			}
 			name[nameFields[i]] = v
 		}
 	}
-	if name != nil {
-		a["name"] = name
+	if len(name) > 0 {
+		m["name"] = name
 	}
 	if u.DisplayName != "" {
-		a["displayName"] = u.DisplayName
+		m["displayName"] = u.DisplayName
 	}
 	if u.Locale != "" {
-		a["locale"] = u.Locale
+		m["locale"] = u.Locale
 	}
 	if u.ExternalID != "" {
-		a["externalId"] = u.ExternalID
+		m["externalId"] = u.ExternalID
 	}
-	return a
 }
 
 // userAttributes returns every attribute of u, decoded: the typed ones and the stored others
