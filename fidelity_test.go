@@ -13,6 +13,7 @@ import (
 	"net/url"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -572,4 +573,34 @@ func TestErrorsNameWhatIsWrong(t *testing.T) {
 
 func patchString(ops string) string {
 	return `{"schemas":["urn:ietf:params:scim:api:messages:2.0:PatchOp"],"Operations":[` + ops + `]}`
+}
+
+// Concurrent PATCHes of one user's attributes lose nothing: each applies to what the one
+// before it stored (the team's Update serialises them), under -race.
+func TestConcurrentAttributePatches(t *testing.T) {
+	onStores(t, func(t *testing.T, mk func(...func(*teamscim.Config)) *env) {
+		e := mk()
+		res := e.req(http.MethodPost, "/Users", `{"userName":"busy@example.com","title":"T"}`)
+		require.Equal(t, http.StatusCreated, res.Code, res.Body.String())
+		id := res.str("id")
+		const n = 12
+		codes := make([]int, n)
+		var wg sync.WaitGroup
+		for i := range n {
+			wg.Go(func() {
+				codes[i] = e.req(http.MethodPatch, "/Users/"+id, patchBody(
+					op("add", "phoneNumbers", []any{map[string]any{"value": fmt.Sprint(i), "type": "work"}}),
+					op("replace", fmt.Sprintf(`%s:costCenter`, enterpriseURN), fmt.Sprint(i)),
+				)).Code
+			})
+		}
+		wg.Wait()
+		for _, c := range codes {
+			assert.Equal(t, http.StatusOK, c)
+		}
+		got := e.req(http.MethodGet, "/Users/"+id, nil)
+		assert.Len(t, got.body["phoneNumbers"], n, "no PATCH lost another's value")
+		assert.Equal(t, int64(1+n), e.user(id).Version)
+		assert.Equal(t, "T", got.body["title"])
+	})
 }
