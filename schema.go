@@ -400,12 +400,17 @@ func (r *resourceDef) splitURN(key string) (*schemaDef, string) {
 	if len(key) < 4 || !strings.EqualFold(key[:4], "urn:") {
 		return nil, ""
 	}
-	for urn, s := range r.byURN {
-		if len(key) > len(urn)+1 && key[len(urn)] == ':' && strings.EqualFold(key[:len(urn)], urn) {
-			return s, key[len(urn)+1:]
+	var best *schemaDef
+	for urn, s := range r.byURN { // the longest URN that prefixes key
+		if len(key) > len(urn)+1 && key[len(urn)] == ':' && strings.EqualFold(key[:len(urn)], urn) &&
+			(best == nil || len(urn) > len(best.urn)) {
+			best = s
 		}
 	}
-	return nil, ""
+	if best == nil {
+		return nil, ""
+	}
+	return best, key[len(best.urn)+1:]
 }
 
 // ambiguous reports whether more than one extension has an attribute named name.
