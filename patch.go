@@ -373,8 +373,11 @@ func (s *Server) applyTarget(rd *resourceDef, m scim.ResourceAttributes, op patc
 		return m, nil // accepted and never kept (a user's password)
 	}
 	kind := op.op
-	if kind != scim.PatchOperationRemove && value == nil {
-		kind = scim.PatchOperationRemove // a null value unassigns (RFC 7643 §2.5)
+	switch {
+	case kind == scim.PatchOperationAdd && value == nil:
+		return m, nil // adding nothing changes nothing
+	case kind == scim.PatchOperationReplace && value == nil:
+		kind = scim.PatchOperationRemove // replacing with null unassigns (RFC 7643 §2.5)
 	}
 	key := t.key()
 	d := t.def()
