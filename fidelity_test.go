@@ -396,9 +396,11 @@ func TestPatchEveryForm(t *testing.T) {
 			check: func(t *testing.T, got map[string]any, u store.User) { assert.Equal(t, "Work", u.Emails[0].Display) }},
 		{name: "a null value unassigns", ops: []map[string]any{op("replace", "", map[string]any{"title": nil})},
 			check: func(t *testing.T, got map[string]any, _ store.User) { assert.NotContains(t, got, "title") }},
-		{name: "adding null changes nothing", ops: []map[string]any{op("add", "", map[string]any{"title": nil, "emails": nil})},
+		{name: "adding null changes nothing", ops: []map[string]any{op("add", "", map[string]any{"title": nil, "emails": nil}),
+			op("add", "", map[string]any{"displayName": nil})},
 			check: func(t *testing.T, got map[string]any, u store.User) {
 				assert.Equal(t, "Engineer", got["title"])
+				assert.Equal(t, "Pat", u.DisplayName)
 				assert.Len(t, u.Emails, 2)
 			}},
 		{name: "wrong type", ops: []map[string]any{op("replace", "title", 5)},

@@ -670,6 +670,9 @@ func (s *Server) patchTyped(old store.User, ops []patchOp) (store.User, bool, er
 // setTyped applies one add, replace or remove to a typed field of u, if path names one and
 // the operation can be applied there without the schema's help.
 func setTyped(u *store.User, op, path string, value any) bool {
+	if op == "add" && value == nil {
+		return false // the general path makes it the no-op it is
+	}
 	remove := op == "remove" || value == nil
 	if strings.EqualFold(path, "active") {
 		b, ok := stringBool(value).(bool)
