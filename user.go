@@ -266,6 +266,11 @@ func (s *Server) patchedUser(old store.User, ops []patchOp) (store.User, error) 
 	if next, ok, err := s.patchTyped(old, ops); ok || err != nil {
 		return next, err
 	}
+	return s.patchGeneral(old, ops)
+}
+
+// patchGeneral applies ops to the whole resource of old (see patchedUser).
+func (s *Server) patchGeneral(old store.User, ops []patchOp) (store.User, error) {
 	attrs, err := s.userAttributes(old, true)
 	if err != nil {
 		return store.User{}, err
