@@ -144,8 +144,7 @@ func ExamplePlanWorkspaces() {
 // /Schemas and /ResourceTypes, validated, kept, returned, and filterable by its full name.
 func ExampleExtension() {
 	const team = "urn:acme:params:scim:schemas:extension:team:2.0:User"
-	srv, err := teamscim.New(teamscim.Config{
-		Store: memstore.New(),
+	srv, secret := readyServer(teamscim.Config{
 		UserExtensions: []teamscim.Extension{{
 			URN:  team,
 			Name: "Team",
@@ -155,25 +154,9 @@ func ExampleExtension() {
 			},
 		}},
 	})
-	if err != nil {
-		panic(err)
-	}
-	ctx := context.Background()
-	t, _ := srv.CreateTeam(ctx, teamscim.TeamOptions{Name: "Acme", Plan: teamscim.PlanEnterprise})
-	manager := teamscim.Actor{MemberID: "org-manager-1", OrgManager: true}
-	_ = srv.ConfigureSSO(ctx, t.ID, manager, "saml")
-	_ = srv.EnableSCIM(ctx, t.ID, manager)
-	key, _ := srv.GenerateKey(ctx, t.ID, manager, teamscim.KeyOptions{Name: "Okta"})
-	send := func(method, path, body string) *httptest.ResponseRecorder {
-		r := httptest.NewRequest(method, path, strings.NewReader(body))
-		r.Header.Set("Authorization", "Bearer "+key.Secret)
-		r.Header.Set("Content-Type", "application/scim+json")
-		w := httptest.NewRecorder()
-		srv.ServeHTTP(w, r)
-		return w
-	}
+	do := func(method, path, body string) *httptest.ResponseRecorder { return send(srv, secret, method, path, body) }
 
-	w := send(http.MethodPost, "/Users", `{"userName":"ann@acme.example",
+	w := do(http.MethodPost, "/Users", `{"userName":"ann@acme.example",
 		"`+team+`":{"costCenter":"CC-7","badge":42}}`)
 	var created struct {
 		ID      string         `json:"id"`
@@ -183,16 +166,16 @@ func ExampleExtension() {
 	_ = json.Unmarshal(w.Body.Bytes(), &created)
 	fmt.Println(w.Code, created.Schemas[1], created.Team["costCenter"], created.Team["badge"])
 
-	w = send(http.MethodGet, "/Users/"+created.ID, "")
+	w = do(http.MethodGet, "/Users/"+created.ID, "")
 	fmt.Println(w.Code, strings.Contains(w.Body.String(), `"costCenter":"CC-7"`))
 
 	filter := url.QueryEscape(team + `:costCenter eq "CC-7"`)
-	w = send(http.MethodGet, "/Users?filter="+filter, "")
+	w = do(http.MethodGet, "/Users?filter="+filter, "")
 	var list struct{ TotalResults int }
 	_ = json.Unmarshal(w.Body.Bytes(), &list)
 	fmt.Println(w.Code, list.TotalResults)
 
-	w = send(http.MethodPost, "/Users", `{"userName":"bob@acme.example","`+team+`":{"badge":"many"}}`)
+	w = do(http.MethodPost, "/Users", `{"userName":"bob@acme.example","`+team+`":{"badge":"many"}}`)
 	var refusal struct{ Detail string }
 	_ = json.Unmarshal(w.Body.Bytes(), &refusal)
 	fmt.Println(w.Code, refusal.Detail)

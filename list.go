@@ -593,16 +593,7 @@ func (s *Server) fillDoc(d *userDocs, u store.User, rest bool) (map[string]any, 
 		}
 		em := d.email[i]
 		clear(em)
-		em["value"] = e.Value
-		if e.Type != "" {
-			em["type"] = e.Type
-		}
-		if e.Display != "" {
-			em["display"] = e.Display
-		}
-		if e.Primary {
-			em["primary"] = true
-		}
+		putEmail(em, e)
 		d.emails = append(d.emails, em)
 	}
 	m["emails"] = d.emails

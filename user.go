@@ -606,19 +606,25 @@ func emailsOf(u store.User) []any {
 	}
 	out := make([]any, len(u.Emails))
 	for i, e := range u.Emails {
-		m := map[string]any{"value": e.Value}
-		if e.Type != "" {
-			m["type"] = e.Type
-		}
-		if e.Display != "" {
-			m["display"] = e.Display
-		}
-		if e.Primary {
-			m["primary"] = true
-		}
+		m := make(map[string]any, 4)
+		putEmail(m, e)
 		out[i] = m
 	}
 	return out
+}
+
+// putEmail puts an email's sub-attributes into m (those with values).
+func putEmail(m map[string]any, e store.Email) {
+	m["value"] = e.Value
+	if e.Type != "" {
+		m["type"] = e.Type
+	}
+	if e.Display != "" {
+		m["display"] = e.Display
+	}
+	if e.Primary {
+		m["primary"] = true
+	}
 }
 
 // userOutput returns u as a response's resource: its attributes, id, schemas and meta,
