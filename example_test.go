@@ -154,7 +154,9 @@ func ExampleExtension() {
 			},
 		}},
 	})
-	do := func(method, path, body string) *httptest.ResponseRecorder { return send(srv, secret, method, path, body) }
+	do := func(method, path, body string) *httptest.ResponseRecorder {
+		return send(srv, secret, method, path, body)
+	}
 
 	w := do(http.MethodPost, "/Users", `{"userName":"ann@acme.example",
 		"`+team+`":{"costCenter":"CC-7","badge":42}}`)
