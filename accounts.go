@@ -191,7 +191,7 @@ func (s *Server) lookupAccount(ctx context.Context, email string) (accountLookup
 	defer cancel()
 	a, found, err := s.cfg.Accounts.FindAccount(actx, email)
 	if err != nil {
-		return accountLookup{}, fmt.Errorf("teamscim: find account: %w", err)
+		return accountLookup{}, wrapErr(err, "find account")
 	}
 	return accountLookup{checked: true, found: found, account: a}, nil
 }
@@ -281,7 +281,7 @@ func (s *Server) callAccounts(ctx context.Context, teamID string, job store.Job)
 		return fmt.Errorf("%w: unknown account action %q", errBadJob, d.Action)
 	}
 	if err := call(s.cfg.Accounts, ctx, req); err != nil {
-		return fmt.Errorf("teamscim: accounts %s: %w", d.Action, err)
+		return wrapErr(err, "accounts %s", d.Action)
 	}
 	return nil
 }
@@ -304,7 +304,7 @@ func (s *Server) InviteMember(ctx context.Context, teamID string, a Actor, m Mem
 		return nil
 	})
 	if err != nil {
-		return store.User{}, fmt.Errorf("teamscim: invite %s to team %s: %w", m.Email, teamID, err)
+		return store.User{}, wrapErr(err, "invite %s to team %s", m.Email, teamID)
 	}
 	return u, nil
 }
@@ -338,7 +338,7 @@ func (s *Server) CancelInvite(ctx context.Context, teamID string, a Actor, email
 		return nil
 	})
 	if err != nil {
-		return fmt.Errorf("teamscim: cancel the invitation of %s to team %s: %w", email, teamID, err)
+		return wrapErr(err, "cancel the invitation of %s to team %s", email, teamID)
 	}
 	return nil
 }
@@ -354,7 +354,7 @@ func (s *Server) AcceptInvite(ctx context.Context, teamID, email string) (store.
 		return err
 	})
 	if err != nil {
-		return store.User{}, fmt.Errorf("teamscim: accept the invitation of %s to team %s: %w", email, teamID, err)
+		return store.User{}, wrapErr(err, "accept the invitation of %s to team %s", email, teamID)
 	}
 	return u, nil
 }
@@ -422,7 +422,7 @@ func (s *Server) SignInWithSSO(ctx context.Context, teamID string, p SSOUser) (s
 		return nil
 	})
 	if err != nil {
-		return store.User{}, fmt.Errorf("teamscim: SSO sign-in of %s to team %s: %w", p.Email, teamID, err)
+		return store.User{}, wrapErr(err, "SSO sign-in of %s to team %s", p.Email, teamID)
 	}
 	return u, nil
 }
@@ -440,7 +440,7 @@ func (s *Server) SetJIT(ctx context.Context, teamID string, a Actor, on bool) er
 		return tx.UpdateTeam(ctx, t)
 	})
 	if err != nil {
-		return fmt.Errorf("teamscim: set JIT of team %s: %w", teamID, err)
+		return wrapErr(err, "set JIT of team %s", teamID)
 	}
 	return nil
 }
@@ -461,7 +461,7 @@ func (s *Server) SetDomainCapture(ctx context.Context, teamID string, a Actor, o
 		return tx.UpdateTeam(ctx, t)
 	})
 	if err != nil {
-		return fmt.Errorf("teamscim: set domain capture of team %s: %w", teamID, err)
+		return wrapErr(err, "set domain capture of team %s", teamID)
 	}
 	return nil
 }

@@ -252,7 +252,8 @@ func TestFilterValueReachesStoreAsLiteral(t *testing.T) {
 }
 
 // L6: error details never echo the raw filter or body (a member or resource id the request
-// names is quoted on purpose, to say which one is wrong).
+// names is quoted on purpose, to say which one is wrong, and so is an attribute name no schema
+// defines: attribute names are identifiers, at most 160 characters of them are quoted).
 func TestErrorsDoNotEchoInput(t *testing.T) {
 	e := newEnv(t)
 	id := e.createUser("l6@example.com")
@@ -271,13 +272,12 @@ func TestErrorsDoNotEchoInput(t *testing.T) {
 		{http.MethodPost, "/Users", `{"userName":"` + m + `@example.com"`},
 		{http.MethodPost, "/Users", `{"userName":"l6@example.com","displayName":"` + m + `"}`},
 		{http.MethodPut, "/Users/" + id, `{"userName":"` + m + `"}`},
-		{http.MethodPatch, "/Users/" + id, patch(`{"op":"replace","path":"` + m + `","value":1}`)},
 		{http.MethodPatch, "/Users/" + id, patch(`{"op":"` + m + `","path":"active","value":1}`)},
 		{http.MethodPatch, "/Users/" + id, patch(`{"op":"replace","path":"emails[type eq \"` + m + `\"","value":1}`)},
 		{http.MethodPatch, "/Users/" + id, patch(`{"op":"replace","path":"userName","value":"` + m + `"}`)},
-		{http.MethodPatch, "/Users/" + id, patch(`{"op":"replace","value":{"` + m + `":1}}`)},
+		{http.MethodPatch, "/Users/" + id, patch(`{"op":"replace","value":{"` + m + `":1,"active":"` + m + `"}}`)},
 		{http.MethodPatch, "/Users/" + id, patch(`{"op":"replace","path":"active","value":"` + m + `"}`)},
-		{http.MethodPatch, "/Groups/" + gid, patch(`{"op":"add","path":"` + m + `","value":[{"value":"x"}]}`)},
+		{http.MethodPatch, "/Groups/" + gid, patch(`{"op":"add","path":"members","value":[{"value":"x","display":"` + m + `"}]}`)},
 		{http.MethodPatch, "/Groups/" + gid, patch(`{"op":"replace","path":"displayName","value":["` + m + `"]}`)},
 		{http.MethodPost, "/Groups", `{"displayName":["` + m + `"]}`},
 		{http.MethodPost, "/.search", `{"filter":"` + m + ` eq"}`},
@@ -294,6 +294,20 @@ func TestErrorsDoNotEchoInput(t *testing.T) {
 		res := e.req(c.method, c.path, body)
 		require.GreaterOrEqual(t, res.Code, 400, "%s %s %s", c.method, c.path, c.body)
 		assert.NotContains(t, res.Body.String(), m, "%s %s %s", c.method, c.path, c.body)
+	}
+	// An attribute name no schema defines is named, so that the client knows which.
+	for _, c := range []struct{ method, path, body string }{
+		{http.MethodPatch, "/Users/" + id, patch(`{"op":"replace","path":"` + m + `","value":1}`)},
+		{http.MethodPatch, "/Groups/" + gid, patch(`{"op":"add","path":"` + m + `","value":[{"value":"x"}]}`)},
+		{http.MethodGet, "/Users?filter=" + url.QueryEscape(m+` eq "x"`), ""},
+	} {
+		var body any
+		if c.body != "" {
+			body = c.body
+		}
+		res := e.req(c.method, c.path, body)
+		require.Equal(t, http.StatusBadRequest, res.Code, "%s %s %s", c.method, c.path, c.body)
+		assert.Contains(t, res.str("detail"), `"`+m+`"`, "%s %s %s", c.method, c.path, c.body)
 	}
 }
 

@@ -3,7 +3,6 @@ package teamscim
 import (
 	"context"
 	"errors"
-	"fmt"
 
 	"github.com/teamscim/teamscim/store"
 )
@@ -66,7 +65,7 @@ func (s *Server) memberByEmail(ctx context.Context, teamID, email string) (t sto
 		return err
 	})
 	if err != nil {
-		return store.Team{}, store.User{}, false, fmt.Errorf("teamscim: read member of team %s: %w", teamID, err)
+		return store.Team{}, store.User{}, false, wrapErr(err, "read member of team %s", teamID)
 	}
 	return t, u, found, nil
 }

@@ -2,7 +2,6 @@ package teamscim
 
 import (
 	"encoding/json"
-	"fmt"
 
 	"github.com/elimity-com/scim"
 )
@@ -37,7 +36,7 @@ func (s *Server) serviceProviderConfig(baseURL string) ([]byte, error) {
 	}
 	body, err := json.Marshal(doc)
 	if err != nil {
-		return nil, fmt.Errorf("teamscim: render ServiceProviderConfig: %w", err)
+		return nil, wrapErr(err, "render ServiceProviderConfig")
 	}
 	return body, nil
 }

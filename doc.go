@@ -38,7 +38,26 @@
 // re-links the same member (201). A member who joined the team outside SCIM is adopted by a
 // POST with their email. A deactivated or hidden member leaves every group; reactivation does
 // not restore group memberships (the IdP adds them again). Passwords are accepted and dropped:
-// never stored, returned or logged.
+// never stored, returned, logged or handed to the host.
+//
+// # Attributes
+//
+// Every attribute the schemas define is kept, returned (honouring attributes and
+// excludedAttributes), patchable and filterable: the core User schema (RFC 7643 §4.1), the
+// enterprise User extension (§4.3, manager included), the Group schema, and the extensions a
+// host registers (Config.UserExtensions, Config.GroupExtensions; see Extension). The attributes
+// rules and indexes use are typed fields of store.User (userName, active, emails, externalId,
+// name, displayName, locale); the others are one JSON object, store.User.Attributes (and
+// store.Group.Attributes). Bodies are checked against the schemas: a wrong type, an unknown
+// sub-attribute, a missing required attribute answer 400 naming the attribute; attributes and
+// extension URNs no schema of the Server defines are ignored. A response lists an extension's
+// URN in schemas only when the resource has attributes of it.
+//
+// PATCH (RFC 7644 §3.5.2) works on every attribute, with and without paths, with value
+// filters, on sub-attributes, applied by the wrapped library's ApplyPatch on the whole resource
+// (operations on typed fields by simple paths, such as Okta's deactivation, are applied to the
+// fields directly). Filters work on every attribute; those no index answers examine the whole
+// team, within Config.MaxFilterScan.
 //
 // # Groups
 //
@@ -164,7 +183,10 @@
 //
 // Input is read generously, because IdPs differ: attribute names and PATCH op names are
 // case-insensitive; "True"/"False" strings are booleans; unknown attributes and schema URIs
-// are ignored; read-only id and meta in bodies are ignored; application/json and
+// (extensions the Server does not have included) are ignored; read-only id and meta in bodies
+// are ignored; Entra ID's dotted and URN-qualified keys in a path-less PATCH, its manager sent
+// as an id or a one-element list, and its replace of `emails[type eq "work"].value` before a
+// work email exists (which adds it) are understood; application/json and
 // application/scim+json are both accepted; resource paths are case-insensitive and one
 // trailing slash is ignored. A PUT without active leaves active unchanged. Entra ID's
 // soft-delete rename of userName to "<32 hex><email>" deactivates without changing the email.
@@ -201,11 +223,12 @@
 //
 // Every error response is a SCIM error body (urn:ietf:params:scim:api:messages:2.0:Error) with
 // status as a string, content type application/scim+json and, where RFC 7644 defines one, a
-// scimType. Internal errors answer 500 with a fixed detail; the cause goes to Config.Logger.
+// scimType. A 400's detail names the attribute or the operation and what was expected, never
+// the value. Internal errors answer 500 with a fixed detail; the cause goes to Config.Logger.
 //
-// This package wraps github.com/elimity-com/scim for schema validation, PATCH parsing and
-// application and the /Schemas and /ResourceTypes endpoints. It serves list and search
-// requests itself, so that the hot IdP queries (userName eq, externalId eq, id eq) are
-// answered from store indexes, and renders single-resource reads and /ServiceProviderConfig
-// itself (ETags, 304, and a cheaper encoding than the library's).
+// This package wraps github.com/elimity-com/scim for the schema definitions (and their
+// /Schemas and /ResourceTypes endpoints) and PATCH application (ApplyPatch). It serves every
+// request of Users and Groups itself: the hot IdP queries (userName eq, externalId eq, id eq,
+// emails.value eq) are answered from store indexes, bodies are decoded and checked once with
+// errors that say what is wrong, and resources are rendered without reflection (ETags, 304).
 package teamscim

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"strings"
 
 	"github.com/teamscim/teamscim"
@@ -168,4 +169,52 @@ func ExamplePlanWorkspaces() {
 	// Output:
 	// ann-api team-admin
 	// revoke sessions: true
+}
+
+// ExampleExtension registers a schema extension of the host's own for users: it is listed in
+// /Schemas and /ResourceTypes, validated, kept, returned, and filterable by its full name.
+func ExampleExtension() {
+	const team = "urn:acme:params:scim:schemas:extension:team:2.0:User"
+	srv, secret := readyServer(teamscim.Config{
+		UserExtensions: []teamscim.Extension{{
+			URN:  team,
+			Name: "Team",
+			Attributes: []teamscim.Attribute{
+				{Name: "costCenter", Required: true},
+				{Name: "badge", Type: teamscim.TypeInteger, Mutability: teamscim.MutabilityImmutable},
+			},
+		}},
+	})
+	do := func(method, path, body string) *httptest.ResponseRecorder {
+		return send(srv, secret, method, path, body)
+	}
+
+	w := do(http.MethodPost, "/Users", `{"userName":"ann@acme.example",
+		"`+team+`":{"costCenter":"CC-7","badge":42}}`)
+	var created struct {
+		ID      string         `json:"id"`
+		Schemas []string       `json:"schemas"`
+		Team    map[string]any `json:"urn:acme:params:scim:schemas:extension:team:2.0:User"`
+	}
+	_ = json.Unmarshal(w.Body.Bytes(), &created)
+	fmt.Println(w.Code, created.Schemas[1], created.Team["costCenter"], created.Team["badge"])
+
+	w = do(http.MethodGet, "/Users/"+created.ID, "")
+	fmt.Println(w.Code, strings.Contains(w.Body.String(), `"costCenter":"CC-7"`))
+
+	filter := url.QueryEscape(team + `:costCenter eq "CC-7"`)
+	w = do(http.MethodGet, "/Users?filter="+filter, "")
+	var list struct{ TotalResults int }
+	_ = json.Unmarshal(w.Body.Bytes(), &list)
+	fmt.Println(w.Code, list.TotalResults)
+
+	w = do(http.MethodPost, "/Users", `{"userName":"bob@acme.example","`+team+`":{"badge":"many"}}`)
+	var refusal struct{ Detail string }
+	_ = json.Unmarshal(w.Body.Bytes(), &refusal)
+	fmt.Println(w.Code, refusal.Detail)
+	// Output:
+	// 201 urn:acme:params:scim:schemas:extension:team:2.0:User CC-7 42
+	// 200 true
+	// 200 1
+	// 400 urn:acme:params:scim:schemas:extension:team:2.0:User:badge must be an integer.
 }

@@ -12,6 +12,7 @@ import (
 	scimerrors "github.com/elimity-com/scim/errors"
 	"github.com/stretchr/testify/require"
 
+	"github.com/teamscim/teamscim/memstore"
 	"github.com/teamscim/teamscim/scimtest"
 	"github.com/teamscim/teamscim/store"
 )
@@ -46,8 +47,13 @@ func FuzzFilter(f *testing.F) {
 	now := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
 	u := store.User{ID: "u1", UserName: "a@example.com", ExternalID: "ext", GivenName: "Ann", FamilyName: "Lee",
 		DisplayName: "Ann", Active: true, Emails: []store.Email{{Value: "a@example.com", Type: "work", Primary: true}},
+		Attributes: []byte(`{"title":"Eng","phoneNumbers":[{"value":"1","type":"work","primary":true}],` +
+			`"name":{"honorificPrefix":"Dr."},"urn:ietf:params:scim:schemas:extension:enterprise:2.0:User":` +
+			`{"department":"R&D","manager":{"value":"u2"}}}`),
 		Created: now, LastModified: now, Version: 3}
 	g := store.Group{ID: "g1", DisplayName: "Eng", ExternalID: "x", Created: now, LastModified: now}
+	srv, err := New(Config{Store: memstore.New()})
+	require.NoError(f, err)
 	f.Fuzz(func(t *testing.T, raw string) {
 		// The fast literal decoding agrees with encoding/json whenever it applies.
 		if v, ok := plainLiteral(`"` + raw + `"`); ok {
@@ -70,8 +76,25 @@ func FuzzFilter(f *testing.F) {
 			require.Empty(t, strings.TrimSpace(raw))
 			return
 		}
-		matches(expr, userDocument(u))
-		matches(expr, groupDocument(g))
 		_, _ = activeEq(expr)
+		// Checked against each resource type's schemas: a refusal is a 400 invalidFilter; what
+		// passes evaluates against a resource without panicking.
+		for _, rd := range []*resourceDef{srv.users, srv.groups} {
+			cf, err := compileFilter(rd, raw)
+			if err != nil {
+				var ae *apiError
+				require.True(t, errors.As(err, &ae), "%q: %v", raw, err)
+				require.Equal(t, http.StatusBadRequest, ae.status)
+				require.Equal(t, scimerrors.ScimTypeInvalidFilter, ae.scimType)
+				continue
+			}
+			doc := map[string]any{"id": g.ID, "displayName": g.DisplayName, "externalId": g.ExternalID,
+				"members": []any{map[string]any{"value": "u1"}}}
+			if rd == srv.users {
+				doc, err = srv.userDoc(u, true)
+				require.NoError(t, err)
+			}
+			cf.matches(doc)
+		}
 	})
 }

@@ -106,6 +106,14 @@ func FuzzPatchOp(f *testing.F) {
 		{"Replace", "", `{"active":"False","name.familyName":"F","externalId":"e"}`},
 		{"remove", "externalId", ``},
 		{"add", "password", `"pw"`},
+		{"remove", "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User", ``},
+		{"replace", `addresses[type eq "work"].locality`, `"Munich"`},
+		{"add", "phoneNumbers.display", `"d"`},
+		{"Add", "manager", `[{"$ref":"../Users/m","value":"m"}]`},
+		{"replace", "", `{"urn:ietf:params:scim:schemas:extension:enterprise:2.0:User":{"department":"D"},"nickName":null}`},
+		{"remove", `emails[value ew "@example.com"]`, ``},
+		{"replace", `roles[primary eq "True"].display`, `"Admin"`},
+		{"add", "x509Certificates", `[{"value":"TUlJ"}]`},
 	} {
 		f.Add(seed[0], seed[1], seed[2])
 	}
@@ -169,6 +177,8 @@ func FuzzRequestBody(f *testing.F) {
 		`{"userName":"a@example.com","urn:ietf:params:scim:schemas:extension:enterprise:2.0:User":{"manager":{"value":"x"}}}`,
 		`{"UserName":"A@example.com","Active":"False","Name":{"GivenName":"A"}}`,
 		`{"userName":"a@example.com","active":"yes"}`, `{"userName":null}`, `[{}]`, `"x"`, `1e999`, ``,
+		fullUser, `{"displayName":"G","urn:x:Group":{"a":1}}`,
+		`{"userName":"b@example.com","phoneNumbers":{"value":"1"},"addresses":[{"type":"work","planet":"Mars"}]}`,
 	} {
 		for route := range byte(5) {
 			f.Add(route, b)

@@ -1,109 +1,156 @@
 package teamscim
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"net/http"
-	"net/url"
+	"reflect"
 	"slices"
 	"strings"
 
 	"github.com/elimity-com/scim"
 	scimerrors "github.com/elimity-com/scim/errors"
-	"github.com/elimity-com/scim/optional"
+	"github.com/elimity-com/scim/schema"
 	"github.com/google/uuid"
 	filter "github.com/scim2/filter-parser/v2"
 
 	"github.com/teamscim/teamscim/store"
 )
 
-// groupHandler serves the Groups resource for the wrapped library. Every member must be a
-// provisioned, active member of the team; membership changes are applied as deltas, so their
-// cost does not depend on the group's size.
+// Groups: every member must be a provisioned, active member of the team; membership changes
+// are applied as deltas, so their cost does not depend on the group's size.
 //
 // A group grants its members its roles (store.Group.Roles; RoleDeveloper for groups made over
 // SCIM), so adding a support user to it takes a seat and removing a member may free one.
 // Removing a member from a group never deactivates them; deleting a group deactivates the
 // members whose only route into the team was that group (store.User.ViaGroups) and keeps the
 // others.
-type groupHandler struct{ s *Server }
-
-var _ scim.ResourceHandler = (*groupHandler)(nil)
 
 // errTooManyMembers answers a request that names more members than Config.MaxMemberChanges.
 func (s *Server) errTooManyMembers() error {
 	return badRequest(scimerrors.ScimTypeTooMany, "A request may change at most %d group members; split it.", s.cfg.MaxMemberChanges)
 }
 
-// Create makes a group, with its members if the body lists any.
-func (h *groupHandler) Create(r *http.Request, attrs scim.ResourceAttributes) (scim.Resource, error) {
-	s := h.s
-	rq := requestOf(r)
-	name, ext, err := readGroupFields(attrs)
-	if err != nil {
-		return scim.Resource{}, s.scimErr(err)
+// writeGroup serves POST, PUT, PATCH and DELETE of /Groups. A PATCH answers 204 unless the
+// request asks for attributes: echoing every member is O(group size), which IdPs do not need.
+func (s *Server) writeGroup(r *http.Request, rq *request, rt routed, body []byte) (written, error) {
+	var g store.Group
+	var err error
+	status := http.StatusOK
+	switch rt.kind {
+	case routeCreate:
+		g, err = s.createGroup(r.Context(), rq, body)
+		status = http.StatusCreated
+	case routeReplace:
+		g, err = s.replaceGroup(r, rq, rt.id, body)
+	case routePatch:
+		if g, err = s.patchGroup(r, rq, rt.id, body); err == nil && r.URL.Query().Get("attributes") == "" {
+			return written{status: http.StatusNoContent}, nil
+		}
+	default:
+		return written{status: http.StatusNoContent}, s.deleteGroup(r, rq, rt.id)
 	}
+	if err != nil {
+		return written{}, err
+	}
+	out, err := s.renderGroup(r.Context(), rq, g, projectionOf(r))
+	if err != nil {
+		return written{}, err
+	}
+	w := written{status: status, body: out, version: g.Version}
+	if status == http.StatusCreated {
+		w.location = location(rq.baseURL, "Groups", g.ID)
+	}
+	return w, nil
+}
+
+// groupInput is what a checked Group resource says: its typed fields, its members' ids, and
+// its other attributes encoded as store.Group.Attributes keeps them.
+type groupInput struct {
+	displayName, externalID string
+	members                 []string
+	attributes              []byte
+}
+
+// readGroupBody reads a POST or PUT body of /Groups.
+func (s *Server) readGroupBody(body []byte) (groupInput, map[string]any, error) {
+	m, serr := decodeBody(body)
+	if serr != nil {
+		return groupInput{}, nil, *serr
+	}
+	attrs, err := checkResource(s.groups, m, checkWrite)
+	if err != nil {
+		return groupInput{}, nil, err
+	}
+	in, err := s.groupInputOf(attrs)
+	if err != nil {
+		return groupInput{}, nil, err
+	}
+	if len(in.members) > s.cfg.MaxMemberChanges {
+		return groupInput{}, nil, s.errTooManyMembers()
+	}
+	return in, attrs, nil
+}
+
+// groupInputOf splits a checked Group resource into its typed fields, members and others.
+func (s *Server) groupInputOf(attrs map[string]any) (groupInput, error) {
+	var in groupInput
+	in.displayName, _ = attrs["displayName"].(string)
+	if strings.TrimSpace(in.displayName) == "" {
+		return in, badRequest(scimerrors.ScimTypeInvalidValue, "displayName is required and must not be blank.")
+	}
+	in.externalID, _ = attrs["externalId"].(string)
 	members, err := memberIDs(attrs["members"])
 	if err != nil {
-		return scim.Resource{}, s.scimErr(err)
+		return in, err
 	}
-	if len(members) > s.cfg.MaxMemberChanges {
-		return scim.Resource{}, s.scimErr(s.errTooManyMembers())
+	in.members = members
+	in.attributes, err = encodeAttributes(without(attrs, "displayName", "externalId", "members"))
+	return in, err
+}
+
+// createGroup makes a group, with its members if the body lists any.
+func (s *Server) createGroup(ctx context.Context, rq *request, body []byte) (store.Group, error) {
+	in, _, err := s.readGroupBody(body)
+	if err != nil {
+		return store.Group{}, err
 	}
 	var out store.Group
-	err = s.update(r.Context(), rq.teamID, rq.actor(), func(ctx context.Context, tx store.Tx, fx *effects) error {
+	err = s.update(ctx, rq.teamID, rq.actor(), func(ctx context.Context, tx store.Tx, fx *effects) error {
 		id, err := uuid.NewV7()
 		if err != nil {
 			return err
 		}
-		out = store.Group{ID: id.String(), DisplayName: name, ExternalID: ext, Roles: []string{RoleDeveloper},
-			Created: fx.now, LastModified: fx.now, Version: 1}
+		out = store.Group{ID: id.String(), DisplayName: in.displayName, ExternalID: in.externalID, Attributes: in.attributes,
+			Roles: []string{RoleDeveloper}, Created: fx.now, LastModified: fx.now, Version: 1}
 		if err := tx.CreateGroup(ctx, out); err != nil {
 			return groupConflict(err)
 		}
 		fx.event(EventGroupCreated, out.ID, "")
-		_, err = s.addMembers(ctx, tx, fx, out, members)
+		_, err = s.addMembers(ctx, tx, fx, out, in.members)
 		return err
 	})
-	if err != nil {
-		return scim.Resource{}, s.scimErr(err)
-	}
-	return s.groupResource(r, out)
+	return out, err
 }
 
-// Get returns a group and, unless excludedAttributes names them, its members.
-func (h *groupHandler) Get(r *http.Request, id string) (scim.Resource, error) {
+// readGroup reads a group.
+func (s *Server) readGroup(ctx context.Context, rq *request, id string) (store.Group, error) {
 	var g store.Group
-	err := h.s.store.View(r.Context(), requestOf(r).teamID, func(ctx context.Context, tx store.Tx) error {
+	err := s.store.View(ctx, rq.teamID, func(ctx context.Context, tx store.Tx) error {
 		var err error
 		g, err = getGroup(ctx, tx, id)
 		return err
 	})
-	if err != nil {
-		return scim.Resource{}, h.s.scimErr(err)
-	}
-	return h.s.groupResource(r, g)
+	return g, err
 }
 
-// GetAll is not reached: the Server serves lists itself (see serveList).
-func (h *groupHandler) GetAll(r *http.Request, params scim.ListRequestParams) (scim.Page, error) {
-	return scim.Page{}, h.s.scimErr(&apiError{status: http.StatusInternalServerError, detail: errInternal.Detail})
-}
-
-// Replace applies a PUT: displayName, externalId and the whole member list.
-func (h *groupHandler) Replace(r *http.Request, id string, attrs scim.ResourceAttributes) (scim.Resource, error) {
-	s := h.s
-	rq := requestOf(r)
-	name, ext, err := readGroupFields(attrs)
+// replaceGroup applies a PUT: displayName, externalId, the other attributes and the whole
+// member list.
+func (s *Server) replaceGroup(r *http.Request, rq *request, id string, body []byte) (store.Group, error) {
+	in, attrs, err := s.readGroupBody(body)
 	if err != nil {
-		return scim.Resource{}, s.scimErr(err)
-	}
-	members, err := memberIDs(attrs["members"])
-	if err != nil {
-		return scim.Resource{}, s.scimErr(err)
-	}
-	if len(members) > s.cfg.MaxMemberChanges {
-		return scim.Resource{}, s.scimErr(s.errTooManyMembers())
+		return store.Group{}, err
 	}
 	var out store.Group
 	err = s.update(r.Context(), rq.teamID, rq.actor(), func(ctx context.Context, tx store.Tx, fx *effects) error {
@@ -114,9 +161,22 @@ func (h *groupHandler) Replace(r *http.Request, id string, attrs scim.ResourceAt
 		if err := s.checkIfMatch(r, g.Version); err != nil {
 			return err
 		}
-		fields := g.DisplayName != name || g.ExternalID != ext
-		g.DisplayName, g.ExternalID = name, ext
-		members, err := s.setMembers(ctx, tx, fx, g, members)
+		in := in
+		if s.groups.guarded {
+			old, err := s.groupAttributes(g)
+			if err != nil {
+				return err
+			}
+			if err := s.groups.keepGuarded(old, attrs); err != nil {
+				return err
+			}
+			if in, err = s.groupInputOf(attrs); err != nil {
+				return err
+			}
+		}
+		fields := g.DisplayName != in.displayName || g.ExternalID != in.externalID || !sameAttributes(g.Attributes, in.attributes)
+		g.DisplayName, g.ExternalID, g.Attributes = in.displayName, in.externalID, in.attributes
+		members, err := s.setMembers(ctx, tx, fx, g, in.members)
 		if err != nil {
 			return err
 		}
@@ -128,22 +188,25 @@ func (h *groupHandler) Replace(r *http.Request, id string, attrs scim.ResourceAt
 		out = g
 		return nil
 	})
-	if err != nil {
-		return scim.Resource{}, s.scimErr(err)
-	}
-	return s.groupResource(r, out)
+	return out, err
 }
 
-// Patch applies the operations atomically. It answers 204 unless the request asks for
-// attributes: echoing every member is O(group size), which IdPs do not need.
-func (h *groupHandler) Patch(r *http.Request, id string, ops []scim.PatchOperation) (scim.Resource, error) {
-	s := h.s
-	rq := requestOf(r)
-	if countMemberValues(ops) > s.cfg.MaxMemberChanges {
-		return scim.Resource{}, s.scimErr(s.errTooManyMembers())
+// patchGroup applies the operations atomically: member operations as deltas on the store,
+// the others to the group's attributes.
+func (s *Server) patchGroup(r *http.Request, rq *request, id string, body []byte) (store.Group, error) {
+	ops, err := parsePatch(body)
+	if err != nil {
+		return store.Group{}, err
+	}
+	memberOps, attrOps, err := splitMemberOps(ops)
+	if err != nil {
+		return store.Group{}, err
+	}
+	if countMemberValues(memberOps) > s.cfg.MaxMemberChanges {
+		return store.Group{}, s.errTooManyMembers()
 	}
 	var out store.Group
-	err := s.update(r.Context(), rq.teamID, rq.actor(), func(ctx context.Context, tx store.Tx, fx *effects) error {
+	err = s.update(r.Context(), rq.teamID, rq.actor(), func(ctx context.Context, tx store.Tx, fx *effects) error {
 		g, err := getGroup(ctx, tx, id)
 		if err != nil {
 			return err
@@ -152,12 +215,28 @@ func (h *groupHandler) Patch(r *http.Request, id string, ops []scim.PatchOperati
 			return err
 		}
 		fields, members := false, false
-		for _, op := range ops {
-			f, m, err := s.applyGroupOp(ctx, tx, fx, &g, op)
+		if len(attrOps) > 0 {
+			attrs, err := s.groupAttributes(g)
 			if err != nil {
 				return err
 			}
-			fields, members = fields || f, members || m
+			patched, err := s.applyPatch(s.groups, attrs, attrOps)
+			if err != nil {
+				return err
+			}
+			in, err := s.groupInputOf(patched)
+			if err != nil {
+				return err
+			}
+			fields = g.DisplayName != in.displayName || g.ExternalID != in.externalID || !sameAttributes(g.Attributes, in.attributes)
+			g.DisplayName, g.ExternalID, g.Attributes = in.displayName, in.externalID, in.attributes
+		}
+		for _, op := range memberOps {
+			m, err := s.applyMembersOp(ctx, tx, fx, g, op)
+			if err != nil {
+				return err
+			}
+			members = members || m
 		}
 		if fields || members {
 			if err := s.saveGroup(ctx, tx, fx, &g, fields); err != nil {
@@ -167,22 +246,24 @@ func (h *groupHandler) Patch(r *http.Request, id string, ops []scim.PatchOperati
 		out = g
 		return nil
 	})
-	if err != nil {
-		return scim.Resource{}, s.scimErr(err)
-	}
-	if r.URL.Query().Get("attributes") == "" {
-		return scim.Resource{}, nil // the wrapped library answers 204
-	}
-	return s.groupResource(r, out)
+	return out, err
 }
 
-// Delete removes the group and its memberships. Members whose only route into the team was
-// this group are deactivated (their seat freed, their workspace hand-over queued); the others
-// stay, losing only the roles the group granted.
-func (h *groupHandler) Delete(r *http.Request, id string) error {
-	s := h.s
-	rq := requestOf(r)
-	err := s.update(r.Context(), rq.teamID, rq.actor(), func(ctx context.Context, tx store.Tx, fx *effects) error {
+// sameAttributes reports whether two encodings of stored attributes hold the same values.
+func sameAttributes(a, b []byte) bool {
+	if bytes.Equal(a, b) {
+		return true
+	}
+	am, aerr := decodeAttributes(a)
+	bm, berr := decodeAttributes(b)
+	return aerr == nil && berr == nil && reflect.DeepEqual(am, bm)
+}
+
+// deleteGroup removes the group and its memberships. Members whose only route into the team
+// was this group are deactivated (their seat freed, their workspace hand-over queued); the
+// others stay, losing only the roles the group granted.
+func (s *Server) deleteGroup(r *http.Request, rq *request, id string) error {
+	return s.update(r.Context(), rq.teamID, rq.actor(), func(ctx context.Context, tx store.Tx, fx *effects) error {
 		g, err := getGroup(ctx, tx, id)
 		if err != nil {
 			return err
@@ -200,10 +281,6 @@ func (h *groupHandler) Delete(r *http.Request, id string) error {
 		fx.event(EventGroupDeleted, g.ID, "")
 		return tx.DeleteGroup(ctx, g.ID)
 	})
-	if err != nil {
-		return s.scimErr(err)
-	}
-	return nil
 }
 
 func getGroup(ctx context.Context, tx store.Tx, id string) (store.Group, error) {
@@ -236,103 +313,97 @@ func groupConflict(err error) error {
 	return err
 }
 
-// countMemberValues counts the member values a PATCH names, for the Config.MaxMemberChanges
-// cap.
-func countMemberValues(ops []scim.PatchOperation) int {
-	n := 0
+// memberOp is a PATCH operation on a group's members.
+type memberOp struct {
+	op     string
+	filter filter.Expression // members[…]: nil for the whole attribute
+	value  any
+	n      int
+}
+
+// splitMemberOps separates the operations on members (a path on members, or the members key
+// of a path-less value) from the others.
+func splitMemberOps(ops []patchOp) ([]memberOp, []patchOp, error) {
+	var members []memberOp
+	var others []patchOp
 	for _, op := range ops {
-		switch {
-		case op.Path == nil:
-			if m, ok := op.Value.(map[string]any); ok {
-				if v, ok := lookup(m, "members"); ok {
-					n += len(asList(v))
+		if op.path == "" {
+			obj, ok := op.value.(map[string]any)
+			if !ok {
+				others = append(others, op) // applyPatch words the error
+				continue
+			}
+			rest := make(map[string]any, len(obj))
+			for k, v := range obj {
+				if strings.EqualFold(k, "members") {
+					members = append(members, memberOp{op: op.op, value: v, n: op.n})
+				} else {
+					rest[k] = v
 				}
 			}
-		case strings.EqualFold(op.Path.AttributePath.AttributeName, "members"):
-			if op.Path.ValueExpression != nil || op.Value == nil {
-				n++
-			} else {
-				n += len(asList(op.Value))
+			if len(rest) > 0 {
+				op.value = rest
+				others = append(others, op)
 			}
+			continue
+		}
+		name, _, _ := strings.Cut(op.path, "[")
+		if !strings.EqualFold(strings.TrimSpace(name), "members") && !strings.EqualFold(name, schema.GroupSchema+":members") {
+			others = append(others, op)
+			continue
+		}
+		p, err := parsePath(op.path)
+		if err != nil {
+			return nil, nil, badRequest(scimerrors.ScimTypeInvalidPath, "%s.path is not a valid attribute path (RFC 7644 §3.5.2).", op.where())
+		}
+		if p.AttributePath.SubAttribute != nil || p.SubAttribute != nil {
+			return nil, nil, badRequest(scimerrors.ScimTypeMutability, "%s: a member's sub-attributes are immutable: add or remove the member.", op.where())
+		}
+		members = append(members, memberOp{op: op.op, filter: p.ValueExpression, value: op.value, n: op.n})
+	}
+	return members, others, nil
+}
+
+// countMemberValues counts the member values member operations name, for the
+// Config.MaxMemberChanges cap.
+func countMemberValues(ops []memberOp) int {
+	n := 0
+	for _, op := range ops {
+		if op.filter != nil || op.value == nil {
+			n++
+		} else {
+			n += len(asList(op.value))
 		}
 	}
 	return n
 }
 
-// applyGroupOp applies one PATCH operation and reports whether it changed the group's own
-// fields, and whether it changed its members (either moves the group's version, its ETag).
-func (s *Server) applyGroupOp(ctx context.Context, tx store.Tx, fx *effects, g *store.Group, op scim.PatchOperation) (fields, members bool, err error) {
-	if op.Path == nil {
-		m, ok := op.Value.(map[string]any)
-		if !ok {
-			return false, false, badRequest(scimerrors.ScimTypeInvalidValue, "A patch operation without a path needs an object value.")
-		}
-		for k, v := range m {
-			p, err := parsePath(k)
-			if err != nil {
-				return false, false, badRequest(scimerrors.ScimTypeInvalidPath, "A patch value names an unknown attribute.")
-			}
-			f, mc, err := s.applyGroupOp(ctx, tx, fx, g, scim.PatchOperation{Op: op.Op, Path: &p, Value: v})
-			if err != nil {
-				return false, false, err
-			}
-			fields, members = fields || f, members || mc
-		}
-		return fields, members, nil
-	}
-	attr := strings.ToLower(op.Path.AttributePath.AttributeName)
-	switch {
-	case attr == "displayname" && op.Op != scim.PatchOperationRemove:
-		name, ok := op.Value.(string)
-		if !ok || strings.TrimSpace(name) == "" {
-			return false, false, badRequest(scimerrors.ScimTypeInvalidValue, "displayName must be a non-empty string.")
-		}
-		changed := g.DisplayName != name
-		g.DisplayName = name
-		return changed, false, nil
-	case attr == "displayname":
-		return false, false, badRequest(scimerrors.ScimTypeMutability, "displayName is required and cannot be removed.")
-	case attr == "externalid":
-		ext, _ := op.Value.(string)
-		if op.Op == scim.PatchOperationRemove {
-			ext = ""
-		}
-		changed := g.ExternalID != ext
-		g.ExternalID = ext
-		return changed, false, nil
-	case attr == "members":
-		members, err := s.applyMembersOp(ctx, tx, fx, *g, op)
-		return false, members, err
-	}
-	return false, false, badRequest(scimerrors.ScimTypeInvalidPath, "Groups support displayName, externalId and members.")
-}
-
 // applyMembersOp applies an add, remove or replace on members and reports whether the
 // membership changed.
-func (s *Server) applyMembersOp(ctx context.Context, tx store.Tx, fx *effects, g store.Group, op scim.PatchOperation) (bool, error) {
-	if op.Path.ValueExpression != nil {
+func (s *Server) applyMembersOp(ctx context.Context, tx store.Tx, fx *effects, g store.Group, op memberOp) (bool, error) {
+	if op.filter != nil {
 		// members[value eq "id"]: only removal is meaningful.
-		e, ok := op.Path.ValueExpression.(*filter.AttributeExpression)
+		e, ok := op.filter.(*filter.AttributeExpression)
 		id, isStr := "", false
 		if ok {
 			id, isStr = e.CompareValue.(string)
 		}
-		if !ok || !isStr || e.Operator != filter.EQ || !strings.EqualFold(e.AttributePath.AttributeName, "value") || op.Op != scim.PatchOperationRemove {
-			return false, badRequest(scimerrors.ScimTypeInvalidPath, `Member filters must have the form members[value eq "<id>"] and be removed.`)
+		if !ok || !isStr || e.Operator != filter.EQ || !strings.EqualFold(e.AttributePath.AttributeName, "value") || op.op != scim.PatchOperationRemove {
+			return false, badRequest(scimerrors.ScimTypeInvalidPath, `Operations[%d]: member filters must have the form members[value eq "<id>"] and be removed.`, op.n)
 		}
 		return s.removeMembers(ctx, tx, fx, g, []string{id}, false)
 	}
-	ids, err := memberIDs(op.Value)
+	ids, err := memberIDs(op.value)
 	if err != nil {
 		return false, err
 	}
-	switch op.Op {
+	switch op.op {
 	case scim.PatchOperationAdd:
 		return s.addMembers(ctx, tx, fx, g, ids)
 	case scim.PatchOperationReplace:
 		return s.setMembers(ctx, tx, fx, g, ids)
 	default: // remove
-		if op.Value == nil {
+		if op.value == nil {
 			return s.setMembers(ctx, tx, fx, g, nil)
 		}
 		return s.removeMembers(ctx, tx, fx, g, ids, false)
@@ -588,59 +659,52 @@ func joinGroups(ctx context.Context, tx store.Tx, fx *effects, userID string, gr
 	return nil
 }
 
-func readGroupFields(attrs scim.ResourceAttributes) (name, externalID string, err error) {
-	name, _ = attrs["displayName"].(string)
-	if strings.TrimSpace(name) == "" {
-		return "", "", badRequest(scimerrors.ScimTypeInvalidValue, "displayName is required.")
-	}
-	externalID, _ = attrs["externalId"].(string)
-	return name, externalID, nil
-}
-
-// groupResource renders a group for the wrapped library, with its members unless the
-// request excludes them or asks only for other attributes.
-func (s *Server) groupResource(r *http.Request, g store.Group) (scim.Resource, error) {
-	q := r.URL.Query()
-	attrs, err := s.groupAttributes(r.Context(), requestOf(r), g, wantsMembers(splitAttrs(q.Get("attributes")), splitAttrs(q.Get("excludedAttributes"))))
-	if err != nil {
-		return scim.Resource{}, s.scimErr(err)
-	}
-	delete(attrs, "externalId")
-	project(attrs, splitAttrs(q.Get("attributes")), splitAttrs(q.Get("excludedAttributes")))
-	res := scim.Resource{ID: g.ID, Attributes: attrs, Meta: metaOf(g.Created, g.LastModified, g.Version)}
-	if g.ExternalID != "" {
-		res.ExternalID = optional.NewString(g.ExternalID)
-	}
-	return res, nil
-}
-
-// wantsMembers reports whether a projection returns members.
-func wantsMembers(attributes, excluded []string) bool {
-	for _, a := range excluded {
-		if attr, _ := attrName(a); attr == "members" {
-			return false
-		}
-	}
-	if len(attributes) == 0 {
-		return true
-	}
-	for _, a := range attributes {
-		if attr, _ := attrName(a); attr == "members" {
-			return true
-		}
-	}
-	return false
-}
-
-// groupAttributes renders g's attributes; members are read in their own View.
-func (s *Server) groupAttributes(ctx context.Context, rq *request, g store.Group, withMembers bool) (scim.ResourceAttributes, error) {
-	a := scim.ResourceAttributes{"displayName": g.DisplayName}
+// groupAttributes returns g's attributes other than members, decoded.
+func (s *Server) groupAttributes(g store.Group) (map[string]any, error) {
+	a := map[string]any{"displayName": g.DisplayName}
 	if g.ExternalID != "" {
 		a["externalId"] = g.ExternalID
 	}
-	if !withMembers {
-		return a, nil
+	if err := s.groups.withStored(a, g.Attributes, true); err != nil {
+		return nil, err
 	}
+	return a, nil
+}
+
+// groupOutput returns g as a response's resource, with its members unless the projection
+// leaves them out (they are read in their own View).
+func (s *Server) groupOutput(ctx context.Context, rq *request, g store.Group, p projection) (map[string]any, error) {
+	m := map[string]any{"displayName": g.DisplayName}
+	if g.ExternalID != "" {
+		m["externalId"] = g.ExternalID
+	}
+	if err := s.groups.withStored(m, g.Attributes, !p.none() || s.groups.special); err != nil {
+		return nil, err
+	}
+	if s.wantsMembers(p) {
+		members, err := s.memberValues(ctx, rq, g)
+		if err != nil {
+			return nil, err
+		}
+		m["members"] = members
+	}
+	loc := location(rq.baseURL, "Groups", g.ID)
+	s.groups.finish(m, g.ID, metaJSON("Group", g.Created, g.LastModified, loc, g.Version), p)
+	return m, nil
+}
+
+// renderGroup encodes g as a response's resource.
+func (s *Server) renderGroup(ctx context.Context, rq *request, g store.Group, p projection) ([]byte, error) {
+	m, err := s.groupOutput(ctx, rq, g, p)
+	if err != nil {
+		return nil, err
+	}
+	return appendObject(make([]byte, 0, 512+len(g.Attributes)), m)
+}
+
+// memberValues reads g's members as the members attribute: value, type, $ref and display (the
+// user's userName).
+func (s *Server) memberValues(ctx context.Context, rq *request, g store.Group) ([]any, error) {
 	members := []any{}
 	err := s.store.View(ctx, rq.teamID, func(ctx context.Context, tx store.Tx) error {
 		pg, err := tx.ListMembers(ctx, g.ID, store.ListOptions{})
@@ -648,7 +712,7 @@ func (s *Server) groupAttributes(ctx context.Context, rq *request, g store.Group
 			return err
 		}
 		for _, id := range pg.Items {
-			m := map[string]any{"value": id, "type": "User", "$ref": rq.baseURL + "/Users/" + url.PathEscape(id)}
+			m := map[string]any{"value": id, "type": "User", "$ref": location(rq.baseURL, "Users", id)}
 			if u, err := tx.GetUser(ctx, id); err == nil {
 				m["display"] = u.UserName
 			}
@@ -659,6 +723,5 @@ func (s *Server) groupAttributes(ctx context.Context, rq *request, g store.Group
 	if errors.Is(err, store.ErrNotFound) {
 		err = nil // deleted meanwhile: render without members
 	}
-	a["members"] = members
-	return a, err
+	return members, err
 }

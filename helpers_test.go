@@ -24,7 +24,7 @@ type env struct {
 	t      testing.TB
 	srv    *teamscim.Server
 	h      http.Handler
-	st     *memstore.Store
+	st     store.Store
 	admin  teamscim.Actor
 	teamID string
 	key    string
@@ -33,23 +33,19 @@ type env struct {
 
 func newEnv(t testing.TB, configure ...func(*teamscim.Config)) *env {
 	t.Helper()
-	st := memstore.New()
-	e := newEnvOn(t, st, configure...)
-	e.st = st
-	return e
+	return newEnvOn(t, memstore.New(), configure...)
 }
 
-// newEnvOn is newEnv on the store db, of any kind; the env's st is nil, so its helpers that
-// read the store directly are not for it.
-func newEnvOn(t testing.TB, db store.Store, configure ...func(*teamscim.Config)) *env {
+// newEnvOn is newEnv on the store st.
+func newEnvOn(t testing.TB, st store.Store, configure ...func(*teamscim.Config)) *env {
 	t.Helper()
-	cfg := teamscim.Config{Store: db}
+	cfg := teamscim.Config{Store: st}
 	for _, c := range configure {
 		c(&cfg)
 	}
 	srv, err := teamscim.New(cfg)
 	require.NoError(t, err)
-	e := &env{t: t, srv: srv, admin: teamscim.Actor{MemberID: "org-manager-1", OrgManager: true}}
+	e := &env{t: t, srv: srv, st: st, admin: teamscim.Actor{MemberID: "org-manager-1", OrgManager: true}}
 	// Mounted the way DESIGN.md §1 shows, so prefixes are exercised everywhere.
 	mux := http.NewServeMux()
 	mux.Handle("/scim/v2/", http.StripPrefix("/scim/v2", srv))

@@ -177,7 +177,7 @@ func (s *Server) RetryPending(ctx context.Context) (pending int, err error) {
 	defer func() { done(pending, err) }()
 	teams, err := s.store.TeamsWithJobs(ctx)
 	if err != nil {
-		return 0, fmt.Errorf("teamscim: retry pending: %w", err)
+		return 0, wrapErr(err, "retry pending")
 	}
 	for _, teamID := range teams {
 		var users []string
@@ -192,11 +192,11 @@ func (s *Server) RetryPending(ctx context.Context) (pending int, err error) {
 			return err
 		})
 		if err != nil {
-			return pending, fmt.Errorf("teamscim: retry pending: %w", err)
+			return pending, wrapErr(err, "retry pending")
 		}
 		for _, u := range users {
 			if err := s.runUserJobs(ctx, teamID, u); err != nil && !errors.Is(err, errJobFailed) {
-				return pending, fmt.Errorf("teamscim: retry pending: %w", err)
+				return pending, wrapErr(err, "retry pending")
 			}
 		}
 		err = s.store.View(ctx, teamID, func(ctx context.Context, tx store.Tx) error {
@@ -205,7 +205,7 @@ func (s *Server) RetryPending(ctx context.Context) (pending int, err error) {
 			return err
 		})
 		if err != nil {
-			return pending, fmt.Errorf("teamscim: retry pending: %w", err)
+			return pending, wrapErr(err, "retry pending")
 		}
 	}
 	return pending, nil
@@ -263,7 +263,7 @@ func (s *Server) PendingCalls(ctx context.Context, teamID string, a Actor) ([]Pe
 		return nil
 	})
 	if err != nil {
-		return nil, fmt.Errorf("teamscim: pending calls of team %s: %w", teamID, err)
+		return nil, wrapErr(err, "pending calls of team %s", teamID)
 	}
 	return out, nil
 }

@@ -1,6 +1,7 @@
 package teamscim
 
 import (
+	"bytes"
 	"encoding/json"
 	"slices"
 	"strconv"
@@ -8,8 +9,8 @@ import (
 	"github.com/elimity-com/scim"
 )
 
-// appendJSON appends the JSON encoding of v to b, exactly as encoding/json.Marshal encodes it
-// (object keys sorted, the same string escaping), for the values resources are rendered
+// appendJSON appends the JSON encoding of v to b, exactly as encoding/json encodes it with HTML
+// escaping off (object keys sorted, the same string escaping), for the values resources are rendered
 // from: maps of strings to values, slices, strings, booleans and numbers. Anything else is
 // handed to encoding/json. It exists because rendering a resource with encoding/json's
 // reflection over maps was the largest cost of the IdPs' hottest requests (GET by id and the
@@ -26,6 +27,11 @@ func appendJSON(b []byte, v any) ([]byte, error) {
 		return strconv.AppendInt(b, int64(x), 10), nil
 	case int64:
 		return strconv.AppendInt(b, x, 10), nil
+	case json.Number:
+		if x == "" {
+			return append(b, '0'), nil
+		}
+		return append(b, x...), nil
 	case map[string]any:
 		return appendObject(b, x)
 	case scim.ResourceAttributes:
@@ -72,7 +78,7 @@ func appendJSON(b []byte, v any) ([]byte, error) {
 		}
 		return append(b, ']'), nil
 	}
-	raw, err := json.Marshal(v)
+	raw, err := marshalNoHTML(v)
 	if err != nil {
 		return nil, err
 	}
@@ -107,17 +113,32 @@ func appendObject(b []byte, m map[string]any) ([]byte, error) {
 	return append(b, '}'), nil
 }
 
-// appendString appends s as a JSON string. Printable ASCII that encoding/json leaves alone is
-// copied; any other string is escaped by encoding/json itself, so the output is identical.
+// appendString appends s as a JSON string, as encoding/json encodes it with HTML escaping
+// off (so that "<key>" stays "<key>", not "\u003ckey\u003e"). Printable ASCII is copied;
+// any other string goes through encoding/json, so the output is identical.
 func appendString(b []byte, s string) []byte {
 	for i := 0; i < len(s); i++ {
 		c := s[i]
-		if c < 0x20 || c >= 0x7f || c == '"' || c == '\\' || c == '<' || c == '>' || c == '&' {
-			raw, _ := json.Marshal(s) // a string always marshals
-			return append(b, raw...)
+		if c < 0x20 || c >= 0x7f || c == '"' || c == '\\' {
+			var buf bytes.Buffer
+			e := json.NewEncoder(&buf)
+			e.SetEscapeHTML(false)
+			_ = e.Encode(s) // a string always encodes
+			return append(b, bytes.TrimSuffix(buf.Bytes(), []byte("\n"))...)
 		}
 	}
 	b = append(b, '"')
 	b = append(b, s...)
 	return append(b, '"')
+}
+
+// marshalNoHTML is json.Marshal with HTML escaping off, as appendJSON encodes.
+func marshalNoHTML(v any) ([]byte, error) {
+	var buf bytes.Buffer
+	e := json.NewEncoder(&buf)
+	e.SetEscapeHTML(false)
+	if err := e.Encode(v); err != nil {
+		return nil, err
+	}
+	return bytes.TrimSuffix(buf.Bytes(), []byte("\n")), nil
 }

@@ -9,7 +9,7 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
-// appendJSON must produce exactly what encoding/json produces.
+// appendJSON must produce exactly what encoding/json produces with HTML escaping off.
 func TestAppendJSONMatchesEncodingJSON(t *testing.T) {
 	for _, v := range []any{
 		nil, "", "plain", `quote " backslash \ <tag> & amp`, "tab\tnew\nline\x00", "é ü 日本 \u2028 \u2029", "bad \xff utf8",
@@ -20,7 +20,7 @@ func TestAppendJSONMatchesEncodingJSON(t *testing.T) {
 		[]map[string]any(nil), []map[string]any{{"b": 1, "a": 2}},
 		map[string]any{"time": time.Date(2026, 1, 2, 3, 4, 5, 6, time.UTC), "bools": map[string]bool{"x": true}},
 	} {
-		want, err := json.Marshal(v)
+		want, err := marshalNoHTML(v)
 		require.NoError(t, err)
 		got, err := appendJSON(nil, v)
 		require.NoError(t, err)
@@ -39,7 +39,7 @@ func FuzzAppendJSON(f *testing.F) {
 		if json.Unmarshal([]byte(doc), &v) != nil {
 			return
 		}
-		want, err := json.Marshal(v)
+		want, err := marshalNoHTML(v)
 		require.NoError(t, err)
 		got, err := appendJSON(nil, v)
 		require.NoError(t, err)
@@ -54,7 +54,7 @@ func TestListResponseEncode(t *testing.T) {
 		{Schemas: []string{listResponseSchema}, TotalResults: 250, ItemsPerPage: 2, StartIndex: 11,
 			Resources: []map[string]any{{"id": "a", "meta": map[string]any{"version": `W/"1"`}}, {"id": "b<", "active": false}}},
 	} {
-		want, err := json.Marshal(l)
+		want, err := marshalNoHTML(l)
 		require.NoError(t, err)
 		got, err := l.encode()
 		require.NoError(t, err)

@@ -140,7 +140,7 @@ func (s *Server) mintKey(teamID, name string, a Actor, ttl time.Duration, secret
 	if secret == "" {
 		b := make([]byte, 32)
 		if _, err := rand.Read(b); err != nil {
-			return store.APIKey{}, "", fmt.Errorf("teamscim: generate key: %w", err)
+			return store.APIKey{}, "", wrapErr(err, "generate key")
 		}
 		secret = keyPrefix + base64.RawURLEncoding.EncodeToString(b)
 	} else if _, ok := parseAuthorization(secret); !ok || len(secret) < minSecretLength || secret != strings.TrimSpace(secret) {
@@ -177,7 +177,7 @@ func (s *Server) GenerateKey(ctx context.Context, teamID string, a Actor, opts K
 		return tx.CreateKey(ctx, k)
 	})
 	if err != nil {
-		return NewKey{}, fmt.Errorf("teamscim: generate key for team %s: %w", teamID, err)
+		return NewKey{}, wrapErr(err, "generate key for team %s", teamID)
 	}
 	return NewKey{Key: keyView(k, k.Created, false), Secret: secret}, nil
 }
@@ -217,7 +217,7 @@ func (s *Server) RegenerateKey(ctx context.Context, teamID string, a Actor, keyI
 		return nil
 	})
 	if err != nil {
-		return NewKey{}, fmt.Errorf("teamscim: regenerate key %s of team %s: %w", keyID, teamID, err)
+		return NewKey{}, wrapErr(err, "regenerate key %s of team %s", keyID, teamID)
 	}
 	return nk, nil
 }
@@ -246,7 +246,7 @@ func (s *Server) ListKeys(ctx context.Context, teamID string, a Actor) ([]Key, e
 		return nil
 	})
 	if err != nil {
-		return nil, fmt.Errorf("teamscim: list keys of team %s: %w", teamID, err)
+		return nil, wrapErr(err, "list keys of team %s", teamID)
 	}
 	return out, nil
 }
@@ -257,7 +257,7 @@ func (s *Server) ListKeys(ctx context.Context, teamID string, a Actor) ([]Key, e
 func (s *Server) RevokeKey(ctx context.Context, teamID string, a Actor, keyID string) error {
 	err := s.setKeyStatus(ctx, teamID, a, keyID, store.KeyRevoked)
 	if err != nil {
-		return fmt.Errorf("teamscim: revoke key %s of team %s: %w", keyID, teamID, err)
+		return wrapErr(err, "revoke key %s of team %s", keyID, teamID)
 	}
 	return nil
 }
@@ -268,7 +268,7 @@ func (s *Server) RevokeKey(ctx context.Context, teamID string, a Actor, keyID st
 func (s *Server) ActivateKey(ctx context.Context, teamID string, a Actor, keyID string) error {
 	err := s.setKeyStatus(ctx, teamID, a, keyID, store.KeyActive)
 	if err != nil {
-		return fmt.Errorf("teamscim: activate key %s of team %s: %w", keyID, teamID, err)
+		return wrapErr(err, "activate key %s of team %s", keyID, teamID)
 	}
 	return nil
 }
@@ -309,7 +309,7 @@ func (s *Server) DeleteKey(ctx context.Context, teamID string, a Actor, keyID st
 		return nil
 	})
 	if err != nil {
-		return fmt.Errorf("teamscim: delete key %s of team %s: %w", keyID, teamID, err)
+		return wrapErr(err, "delete key %s of team %s", keyID, teamID)
 	}
 	return nil
 }

@@ -6,14 +6,13 @@ import (
 	"errors"
 	"math"
 	"net/http"
-	"net/url"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
 	"unicode/utf8"
 
-	"github.com/elimity-com/scim"
 	scimerrors "github.com/elimity-com/scim/errors"
 	"github.com/elimity-com/scim/schema"
 	filter "github.com/scim2/filter-parser/v2"
@@ -71,19 +70,6 @@ func intParam(v string, def int) (int, error) {
 	return strconv.Atoi(v)
 }
 
-func splitAttrs(v string) []string {
-	if v == "" {
-		return nil
-	}
-	var out []string
-	for _, a := range strings.Split(v, ",") {
-		if a = strings.TrimSpace(a); a != "" {
-			out = append(out, a)
-		}
-	}
-	return out
-}
-
 // serveSearch serves POST /.search and POST /Users/.search (RFC 7644 §3.4.3).
 func (s *Server) serveSearch(w http.ResponseWriter, r *http.Request, rq *request, rt routed) {
 	var body struct {
@@ -124,7 +110,11 @@ func (s *Server) serveList(w http.ResponseWriter, r *http.Request, rq *request, 
 	case p.count < 0:
 		p.count = 0 // RFC 7644 §3.4.2.4: a negative count is 0
 	}
-	expr, err := parseFilter(p.filter)
+	rd := s.users
+	if rt.resource == "Groups" {
+		rd = s.groups
+	}
+	f, err := compileFilter(rd, p.filter)
 	if err != nil {
 		writeError(w, s.scimError(err))
 		return
@@ -132,9 +122,9 @@ func (s *Server) serveList(w http.ResponseWriter, r *http.Request, rq *request, 
 	var resources []map[string]any
 	var total int
 	if rt.resource == "Groups" {
-		resources, total, err = s.listGroups(r.Context(), rq, expr, p)
+		resources, total, err = s.listGroups(r.Context(), rq, f, p)
 	} else {
-		resources, total, err = s.listUsers(r.Context(), rq, expr, p)
+		resources, total, err = s.listUsers(r.Context(), rq, f, p)
 	}
 	if err != nil {
 		writeError(w, s.scimError(err))
@@ -155,94 +145,220 @@ func (s *Server) serveList(w http.ResponseWriter, r *http.Request, rq *request, 
 }
 
 // listUsers renders one page of users.
-func (s *Server) listUsers(ctx context.Context, rq *request, expr filter.Expression, p listParams) ([]map[string]any, int, error) {
+func (s *Server) listUsers(ctx context.Context, rq *request, f *compiled, p listParams) ([]map[string]any, int, error) {
 	var users []store.User
 	var total int
 	err := s.store.View(ctx, rq.teamID, func(ctx context.Context, tx store.Tx) error {
 		var err error
-		users, total, err = queryUsers(ctx, tx, expr, p.startIndex-1, p.count)
+		users, total, err = s.queryUsers(ctx, tx, f, p.startIndex-1, p.count)
 		return err
 	})
 	if err != nil {
 		return nil, 0, err
 	}
+	proj := projection{attributes: p.attributes, excluded: p.excluded}
 	out := make([]map[string]any, len(users))
 	for i, u := range users {
-		m := userAttributes(u)
-		renderCommon(m, u.ID, "User", schema.UserSchema, rq.baseURL+"/Users/"+url.PathEscape(u.ID),
-			metaOf(u.Created, u.LastModified, u.Version))
-		project(m, p.attributes, p.excluded)
-		out[i] = m
+		if out[i], err = s.userOutput(u, rq.baseURL, proj); err != nil {
+			return nil, 0, err
+		}
 	}
 	return out, total, nil
 }
 
 // listGroups renders one page of groups, with members unless the projection leaves them out.
-func (s *Server) listGroups(ctx context.Context, rq *request, expr filter.Expression, p listParams) ([]map[string]any, int, error) {
+func (s *Server) listGroups(ctx context.Context, rq *request, f *compiled, p listParams) ([]map[string]any, int, error) {
 	var groups []store.Group
 	var total int
 	err := s.store.View(ctx, rq.teamID, func(ctx context.Context, tx store.Tx) error {
 		var err error
-		groups, total, err = queryGroups(ctx, tx, expr, p.startIndex-1, p.count)
+		groups, total, err = s.queryGroups(ctx, tx, f, p.startIndex-1, p.count)
 		return err
 	})
 	if err != nil {
 		return nil, 0, err
 	}
-	withMembers := wantsMembers(p.attributes, p.excluded)
+	proj := projection{attributes: p.attributes, excluded: p.excluded}
 	out := make([]map[string]any, len(groups))
 	for i, g := range groups {
-		m, err := s.groupAttributes(ctx, rq, g, withMembers)
-		if err != nil {
+		if out[i], err = s.groupOutput(ctx, rq, g, proj); err != nil {
 			return nil, 0, err
 		}
-		renderCommon(m, g.ID, "Group", schema.GroupSchema, rq.baseURL+"/Groups/"+url.PathEscape(g.ID),
-			metaOf(g.Created, g.LastModified, g.Version))
-		project(m, p.attributes, p.excluded)
-		out[i] = m
 	}
 	return out, total, nil
 }
 
-// queryGroups returns one page of the groups that match expr, and how many match.
-// displayName eq and id eq are answered from indexes; anything else scans the team's groups.
-func queryGroups(ctx context.Context, tx store.Tx, expr filter.Expression, offset, limit int) ([]store.Group, int, error) {
+// queryGroups returns one page of the groups that match f, and how many match.
+// displayName eq and id eq are answered from indexes, members.value eq from the member's
+// groups; anything else scans the team's groups, within Config.MaxFilterScan.
+func (s *Server) queryGroups(ctx context.Context, tx store.Tx, f *compiled, offset, limit int) ([]store.Group, int, error) {
 	list := func(o store.ListOptions) (store.Page[store.Group], error) { return tx.ListGroups(ctx, o) }
-	if expr == nil {
+	if f == nil {
 		return pageStore(list, offset, limit)
 	}
-	if e, ok := expr.(*filter.AttributeExpression); ok && e.Operator == filter.EQ && e.AttributePath.SubAttribute == nil {
-		if v, ok := e.CompareValue.(string); ok {
-			var g store.Group
-			var err error
-			found := true
-			switch strings.ToLower(e.AttributePath.AttributeName) {
-			case "displayname":
-				g, err = tx.GetGroupByDisplayName(ctx, v)
-			case "id":
-				g, err = tx.GetGroup(ctx, v)
-			default:
-				found = false
+	if cands, ok, err := groupCandidates(ctx, tx, f.expr); ok || err != nil {
+		if err != nil {
+			return nil, 0, err
+		}
+		var match []store.Group
+		for _, g := range cands {
+			ok, err := s.groupMatches(ctx, tx, f, g)
+			if err != nil {
+				return nil, 0, err
 			}
-			if found {
-				if errors.Is(err, store.ErrNotFound) {
-					return []store.Group{}, 0, nil
-				}
-				if err != nil {
-					return nil, 0, err
-				}
-				return pageOf([]store.Group{g}, offset, limit), 1, nil
+			if ok {
+				match = append(match, g)
 			}
 		}
+		return pageOf(match, offset, limit), len(match), nil
 	}
-	return scan(list, func(g store.Group) bool { return matches(expr, groupDocument(g)) }, offset, limit)
+	pg, err := tx.ListGroups(ctx, store.ListOptions{Limit: 1})
+	if err != nil {
+		return nil, 0, err
+	}
+	if pg.Total > s.cfg.MaxFilterScan {
+		return nil, 0, s.errScanTooLarge("groups")
+	}
+	var scanErr error
+	page, total, err := scan(list, func(g store.Group) string { return g.ID }, func(g store.Group) bool {
+		ok, err := s.groupMatches(ctx, tx, f, g)
+		if err != nil && scanErr == nil {
+			scanErr = err
+		}
+		return ok
+	}, offset, limit)
+	if scanErr != nil {
+		return nil, 0, scanErr
+	}
+	return page, total, err
 }
 
-// groupDocument is the attribute tree a group filter is evaluated against (members are not
-// part of it).
-func groupDocument(g store.Group) map[string]any {
-	return map[string]any{"id": g.ID, "displayName": g.DisplayName, "externalId": g.ExternalID,
+// groupCandidates finds the groups an equality on an indexed attribute allows, if the filter
+// has one at its top level (alone or as a side of "and").
+func groupCandidates(ctx context.Context, tx store.Tx, expr filter.Expression) ([]store.Group, bool, error) {
+	return candidates(expr, func(expr filter.Expression) ([]store.Group, bool, error) {
+		switch e := expr.(type) {
+		case *filter.ValuePath:
+			if v, ok := eqValue(e.ValueFilter, "value"); ok && e.AttributePath.AttributeName == "members" {
+				return groupsOfMember(ctx, tx, v)
+			}
+		case *filter.AttributeExpression:
+			v, ok := e.CompareValue.(string)
+			if e.Operator != filter.EQ || !ok || e.AttributePath.URIPrefix != nil {
+				return nil, false, nil
+			}
+			switch e.AttributePath.AttributeName + "." + e.AttributePath.SubAttributeName() {
+			case "displayName.":
+				return found(tx.GetGroupByDisplayName(ctx, v))
+			case "id.":
+				return found(tx.GetGroup(ctx, v))
+			case "members.value":
+				return groupsOfMember(ctx, tx, v)
+			}
+		}
+		return nil, false, nil
+	})
+}
+
+// candidates applies leaf to expr, or to the sides of a top-level "and" until one answers
+// (ok): the candidates of an index lookup, which the whole filter is then evaluated against.
+func candidates[T any](expr filter.Expression, leaf func(filter.Expression) ([]T, bool, error)) ([]T, bool, error) {
+	if e, ok := expr.(*filter.LogicalExpression); ok {
+		if e.Operator != filter.AND {
+			return nil, false, nil
+		}
+		if c, ok, err := candidates(e.Left, leaf); ok || err != nil {
+			return c, ok, err
+		}
+		return candidates(e.Right, leaf)
+	}
+	return leaf(expr)
+}
+
+// found turns the answer of a lookup by a unique key into candidates: none when not found.
+func found[T any](v T, err error) ([]T, bool, error) {
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		return nil, true, nil
+	case err != nil:
+		return nil, true, err
+	}
+	return []T{v}, true, nil
+}
+
+// groupsOfMember returns the groups of the user userID.
+func groupsOfMember(ctx context.Context, tx store.Tx, userID string) ([]store.Group, bool, error) {
+	ids, err := tx.GroupsOf(ctx, userID)
+	if err != nil {
+		return nil, true, err
+	}
+	out := make([]store.Group, 0, len(ids))
+	for _, id := range ids {
+		g, err := tx.GetGroup(ctx, id)
+		if errors.Is(err, store.ErrNotFound) {
+			continue
+		}
+		if err != nil {
+			return nil, true, err
+		}
+		out = append(out, g)
+	}
+	return out, true, nil
+}
+
+// eqValue returns v if expr is, or has as a side of its top-level "and", sub eq "v".
+func eqValue(expr filter.Expression, sub string) (string, bool) {
+	switch e := expr.(type) {
+	case *filter.LogicalExpression:
+		if e.Operator != filter.AND {
+			return "", false
+		}
+		if v, ok := eqValue(e.Left, sub); ok {
+			return v, true
+		}
+		return eqValue(e.Right, sub)
+	case *filter.AttributeExpression:
+		v, ok := e.CompareValue.(string)
+		if ok && e.Operator == filter.EQ && e.AttributePath.AttributeName == sub && e.AttributePath.SubAttribute == nil {
+			return v, true
+		}
+	}
+	return "", false
+}
+
+// groupMatches evaluates f against g; the members are read only when f names them.
+func (s *Server) groupMatches(ctx context.Context, tx store.Tx, f *compiled, g store.Group) (bool, error) {
+	doc := map[string]any{"id": g.ID, "displayName": g.DisplayName,
 		"meta": map[string]any{"resourceType": "Group", "created": g.Created, "lastModified": g.LastModified}}
+	if g.ExternalID != "" {
+		doc["externalId"] = g.ExternalID
+	}
+	if f.rest {
+		if err := s.groups.withStored(doc, g.Attributes, true); err != nil {
+			return false, err
+		}
+	}
+	if f.members {
+		pg, err := tx.ListMembers(ctx, g.ID, store.ListOptions{})
+		if err != nil {
+			return false, err
+		}
+		members := make([]any, len(pg.Items))
+		for i, id := range pg.Items {
+			members[i] = map[string]any{"value": id, "type": "User"}
+		}
+		doc["members"] = members
+	}
+	return f.matches(doc), nil
+}
+
+// errScanTooLarge answers a filter no index answers in a team with more users (or groups)
+// than Config.MaxFilterScan.
+func (s *Server) errScanTooLarge(what string) error {
+	return badRequest(scimerrors.ScimTypeTooMany,
+		"This filter cannot be answered from an index, and the team has more than %d %s to examine. "+
+			"Filter on an indexed attribute (userName, externalId, id or emails.value for users; displayName or id for groups).",
+		s.cfg.MaxFilterScan, what)
 }
 
 // listResponse is RFC 7644 §3.4.2's ListResponse, with itemsPerPage the number of resources
@@ -274,50 +390,60 @@ func (l listResponse) encode() ([]byte, error) {
 	return append(b, '}'), nil
 }
 
-// renderCommon adds the common attributes the wrapped library adds to a single resource, so
-// that lists and single responses have one shape.
-func renderCommon(m map[string]any, id, resourceType, schemaURN, location string, meta scim.Meta) {
-	m["id"] = id
-	m["schemas"] = []string{schemaURN}
-	mm := map[string]any{"resourceType": resourceType, "location": location}
-	if meta.Created != nil {
-		mm["created"] = meta.Created.Format(time.RFC3339)
+// queryUsers returns one page of the visible users that match f, and how many match.
+// Equality on userName, externalId, id or emails.value (alone or in an "and") is answered
+// from the store's indexes; active eq and no filter page in the store; anything else scans
+// the team, within Config.MaxFilterScan.
+func (s *Server) queryUsers(ctx context.Context, tx store.Tx, f *compiled, offset, limit int) ([]store.User, int, error) {
+	listBy := func(uf store.UserFilter) func(store.ListOptions) (store.Page[store.User], error) {
+		return func(o store.ListOptions) (store.Page[store.User], error) { return tx.ListUsers(ctx, uf, o) }
 	}
-	if meta.LastModified != nil {
-		mm["lastModified"] = meta.LastModified.Format(time.RFC3339)
-	}
-	if meta.Version != "" {
-		mm["version"] = meta.Version
-	}
-	m["meta"] = mm
-}
-
-// queryUsers returns one page of the visible users that match expr, and how many match.
-// Equality on userName, externalId or id (alone or in an "and") is answered from the store's
-// indexes; active eq and no filter page in the store; anything else scans the team.
-func queryUsers(ctx context.Context, tx store.Tx, expr filter.Expression, offset, limit int) ([]store.User, int, error) {
-	listBy := func(f store.UserFilter) func(store.ListOptions) (store.Page[store.User], error) {
-		return func(o store.ListOptions) (store.Page[store.User], error) { return tx.ListUsers(ctx, f, o) }
-	}
-	if expr == nil {
+	if f == nil {
 		return pageStore(listBy(store.UserFilter{}), offset, limit)
 	}
-	if cands, ok, err := indexedCandidates(ctx, tx, expr); ok || err != nil {
-		// A lone equality the index answered needs no second evaluation: the index compares
-		// exactly as matches does (folded userName, exact id and externalId).
-		_, lone := expr.(*filter.AttributeExpression)
-		var match []store.User
+	var evalErr error
+	var docs userDocs
+	match := func(u store.User) bool {
+		doc, err := s.fillDoc(&docs, u, f.rest)
+		if err != nil {
+			evalErr = err
+			return false
+		}
+		return f.matches(doc)
+	}
+	if cands, ok, err := userCandidates(ctx, tx, f.expr); ok || err != nil {
+		if err != nil {
+			return nil, 0, err
+		}
+		// A lone equality on userName, externalId or id needs no second evaluation: the index
+		// compares exactly as the filter does (folded userName, exact id and externalId).
+		lone := false
+		if e, ok := f.expr.(*filter.AttributeExpression); ok {
+			lone = e.AttributePath.AttributeName != "emails"
+		}
+		var out []store.User
 		for _, u := range cands {
-			if !u.Deleted && (lone || matches(expr, userDocument(u))) {
-				match = append(match, u)
+			if !u.Deleted && (lone || match(u)) {
+				out = append(out, u)
 			}
 		}
-		return pageOf(match, offset, limit), len(match), err
+		return pageOf(out, offset, limit), len(out), evalErr
 	}
-	if b, ok := activeEq(expr); ok {
+	if b, ok := activeEq(f.expr); ok {
 		return pageStore(listBy(store.UserFilter{Active: &b}), offset, limit)
 	}
-	return scan(listBy(store.UserFilter{}), func(u store.User) bool { return matches(expr, userDocument(u)) }, offset, limit)
+	n, err := tx.CountUsers(ctx, store.UserFilter{})
+	if err != nil {
+		return nil, 0, err
+	}
+	if n > s.cfg.MaxFilterScan {
+		return nil, 0, s.errScanTooLarge("users")
+	}
+	page, total, err := scan(listBy(store.UserFilter{}), func(u store.User) string { return u.ID }, match, offset, limit)
+	if err == nil {
+		err = evalErr
+	}
+	return page, total, err
 }
 
 // pageStore asks the store for one page. count=0 asks only for the total (the store reads
@@ -331,12 +457,14 @@ func pageStore[T any](list func(store.ListOptions) (store.Page[T], error), offse
 	return pg.Items, pg.Total, err
 }
 
-// scan walks every item in chunks and returns one page of those that match, and how many do.
-func scan[T any](list func(store.ListOptions) (store.Page[T], error), match func(T) bool, offset, limit int) ([]T, int, error) {
+// scan walks every item in chunks, each after the last ID of the previous one (so that a
+// walk costs O(n)), and returns one page of those that match, and how many do.
+func scan[T any](list func(store.ListOptions) (store.Page[T], error), id func(T) string, match func(T) bool, offset, limit int) ([]T, int, error) {
 	page := []T{}
 	total := 0
-	for off := 0; ; off += scanChunk {
-		pg, err := list(store.ListOptions{Offset: off, Limit: scanChunk})
+	after := ""
+	for {
+		pg, err := list(store.ListOptions{After: after, Limit: scanChunk})
 		if err != nil {
 			return nil, 0, err
 		}
@@ -352,6 +480,7 @@ func scan[T any](list func(store.ListOptions) (store.Page[T], error), match func
 		if len(pg.Items) < scanChunk {
 			return page, total, nil
 		}
+		after = id(pg.Items[len(pg.Items)-1])
 	}
 }
 
@@ -366,71 +495,118 @@ func pageOf[T any](items []T, offset, limit int) []T {
 	return items
 }
 
-// indexedCandidates finds the users an equality on an indexed attribute allows, if expr has
-// one at its top level (alone or as a side of "and").
-func indexedCandidates(ctx context.Context, tx store.Tx, expr filter.Expression) ([]store.User, bool, error) {
-	switch e := expr.(type) {
-	case *filter.LogicalExpression:
-		if e.Operator != filter.AND {
-			return nil, false, nil
-		}
-		if c, ok, err := indexedCandidates(ctx, tx, e.Left); ok || err != nil {
-			return c, ok, err
-		}
-		return indexedCandidates(ctx, tx, e.Right)
-	case *filter.AttributeExpression:
-		v, ok := e.CompareValue.(string)
-		if e.Operator != filter.EQ || !ok || e.AttributePath.SubAttribute != nil || !coreURI(e.AttributePath.URI()) {
-			return nil, false, nil
-		}
-		var u store.User
-		var err error
-		switch strings.ToLower(e.AttributePath.AttributeName) {
-		case "username":
-			u, err = tx.GetUserByUserName(ctx, v)
-		case "externalid":
-			// externalId is not unique: every user that has it is a candidate (the caller
-			// drops deleted ones).
-			users, lookupErr := tx.UsersByExternalID(ctx, v)
-			if lookupErr != nil {
-				return nil, true, lookupErr
+// userCandidates finds the users an equality on an indexed attribute allows, if expr has one
+// at its top level (alone or as a side of "and"). expr has canonical names (compileFilter).
+func userCandidates(ctx context.Context, tx store.Tx, expr filter.Expression) ([]store.User, bool, error) {
+	return candidates(expr, func(expr filter.Expression) ([]store.User, bool, error) {
+		switch e := expr.(type) {
+		case *filter.ValuePath:
+			if v, ok := eqValue(e.ValueFilter, "value"); ok && e.AttributePath.AttributeName == "emails" && e.AttributePath.URIPrefix == nil {
+				return usersByEmail(ctx, tx, v)
 			}
-			return users, true, nil
-		case "id":
-			u, err = tx.GetUser(ctx, v)
-		default:
-			return nil, false, nil
+		case *filter.AttributeExpression:
+			v, ok := e.CompareValue.(string)
+			if e.Operator != filter.EQ || !ok || e.AttributePath.URIPrefix != nil {
+				return nil, false, nil
+			}
+			switch e.AttributePath.AttributeName + "." + e.AttributePath.SubAttributeName() {
+			case "userName.":
+				return found(tx.GetUserByUserName(ctx, v))
+			case "externalId.":
+				// externalId is not unique: every user that has it is a candidate (the caller
+				// drops deleted ones).
+				users, err := tx.UsersByExternalID(ctx, v)
+				return users, true, err
+			case "id.":
+				return found(tx.GetUser(ctx, v))
+			case "emails.value":
+				return usersByEmail(ctx, tx, v)
+			}
 		}
-		if errors.Is(err, store.ErrNotFound) {
-			return nil, true, nil
-		}
-		if err != nil {
-			return nil, true, err
-		}
-		return []store.User{u}, true, nil
+		return nil, false, nil
+	})
+}
+
+// usersByEmail returns the users with an email value v: those the store's index finds, and
+// a user without emails whose userName is v (their implied email).
+func usersByEmail(ctx context.Context, tx store.Tx, v string) ([]store.User, bool, error) {
+	users, err := tx.UsersByEmail(ctx, v)
+	if err != nil {
+		return nil, true, err
 	}
-	return nil, false, nil
+	u, err := tx.GetUserByUserName(ctx, v)
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+	case err != nil:
+		return nil, true, err
+	case len(u.Emails) == 0:
+		users = append(users, u)
+		slices.SortFunc(users, func(a, b store.User) int { return strings.Compare(a.ID, b.ID) })
+	}
+	return users, true, nil
 }
 
 // activeEq reports whether expr is exactly "active eq <bool>".
 func activeEq(expr filter.Expression) (bool, bool) {
 	e, ok := expr.(*filter.AttributeExpression)
 	if !ok || e.Operator != filter.EQ || e.AttributePath.SubAttribute != nil ||
-		!strings.EqualFold(e.AttributePath.AttributeName, "active") || !coreURI(e.AttributePath.URI()) {
+		e.AttributePath.AttributeName != "active" || e.AttributePath.URIPrefix != nil {
 		return false, false
 	}
 	b, ok := stringBool(e.CompareValue).(bool)
 	return b, ok
 }
 
-func coreURI(uri string) bool { return uri == "" || strings.EqualFold(uri, schema.UserSchema) }
+// userDoc is the attribute tree a filter is evaluated against: the typed attributes, id and
+// meta, and the stored others when the filter names one (rest).
+func (s *Server) userDoc(u store.User, rest bool) (map[string]any, error) {
+	var d userDocs
+	return s.fillDoc(&d, u, rest)
+}
 
-// userDocument is the attribute tree a filter is evaluated against.
-func userDocument(u store.User) map[string]any {
-	m := userAttributes(u)
+// userDocs holds the maps of the user documents a filter is evaluated against, reused from one
+// user to the next of a scan: a document is read only until the next fillDoc.
+type userDocs struct {
+	doc, name, meta map[string]any
+	emails          []any
+	email           []map[string]any
+}
+
+// fillDoc makes d's document the filter document of u (see userDoc).
+func (s *Server) fillDoc(d *userDocs, u store.User, rest bool) (map[string]any, error) {
+	if d.doc == nil {
+		d.doc, d.name, d.meta = make(map[string]any, 16), make(map[string]any, 6), make(map[string]any, 3)
+	}
+	m := d.doc
+	clear(m)
+	clear(d.name)
 	m["id"] = u.ID
-	m["meta"] = map[string]any{"resourceType": "User", "created": u.Created, "lastModified": u.LastModified}
-	return m
+	putTyped(m, d.name, u)
+	emails := u.Emails
+	if len(emails) == 0 {
+		emails = []store.Email{{Value: u.UserName, Type: "work", Primary: true}}
+	}
+	d.emails = d.emails[:0]
+	for i, e := range emails {
+		if i == len(d.email) {
+			d.email = append(d.email, make(map[string]any, 4))
+		}
+		em := d.email[i]
+		clear(em)
+		putEmail(em, e)
+		d.emails = append(d.emails, em)
+	}
+	m["emails"] = d.emails
+	d.meta["resourceType"] = "User"
+	d.meta["created"] = u.Created
+	d.meta["lastModified"] = u.LastModified
+	m["meta"] = d.meta
+	if rest {
+		if err := s.users.withStored(m, u.Attributes, true); err != nil {
+			return nil, err
+		}
+	}
+	return m, nil
 }
 
 var (
@@ -617,41 +793,208 @@ func checkOperators(expr filter.Expression) error {
 	return nil
 }
 
-// caseExactAttributes are compared case-sensitively; every other string case-insensitively.
+// compiled is a filter checked against a resource type's schemas, with canonical names.
+type compiled struct {
+	expr    filter.Expression
+	info    map[*filter.AttributeExpression]exprInfo // comparisons that are case-exact or of dateTimes
+	rest    bool                                     // names an attribute the store keeps in Attributes
+	members bool                                     // names a group's members
+}
+
+// exprInfo is what the schema says about a comparison's attribute.
+type exprInfo struct{ exact, dateTime bool }
+
+func (f *compiled) matches(doc map[string]any) bool { return match(f.expr, doc, f.info) }
+
+// errUnknownFilterAttr answers a filter naming an attribute no schema defines.
+func errUnknownFilterAttr(name string) error {
+	return badRequest(scimerrors.ScimTypeInvalidFilter, "The filter names an attribute that no schema of this resource type defines: %s.", quoteName(name))
+}
+
+// meta's sub-attributes, which every resource has.
+var metaSubs = map[string]string{"resourcetype": "resourceType", "created": "created", "lastmodified": "lastModified",
+	"location": "location", "version": "version"}
+
+// typedUserPaths are the user attributes the store holds in fields (filters on them need no
+// decoding of store.User.Attributes).
+var typedUserPaths = map[string]bool{"userName.": true, "externalId.": true, "displayName.": true, "locale.": true,
+	"active.": true, "emails.": true, "emails.value": true, "emails.type": true, "emails.primary": true, "emails.display": true,
+	"name.givenName": true, "name.familyName": true, "name.middleName": true, "name.formatted": true}
+
+// compileFilter parses a filter and checks every attribute it names against rd's schemas: an
+// attribute of the core schema (or id, meta and its sub-attributes), of an extension by its
+// URN (or by its name alone when no other schema has it), a sub-attribute the attribute has.
+// Names become canonical, so that evaluation and the index lookups compare names exactly.
+// A name no schema defines answers 400 invalidFilter naming it.
+func compileFilter(rd *resourceDef, raw string) (*compiled, error) {
+	expr, err := parseFilter(raw)
+	if err != nil || expr == nil {
+		return nil, err
+	}
+	f := &compiled{expr: expr}
+	if err := f.resolve(rd, expr, nil); err != nil {
+		return nil, err
+	}
+	return f, nil
+}
+
+// resolve canonicalises the attribute paths of expr; within a value path, in is the
+// multi-valued attribute whose sub-attributes the paths name.
+func (f *compiled) resolve(rd *resourceDef, expr filter.Expression, in *attrDef) error {
+	switch e := expr.(type) {
+	case *filter.LogicalExpression:
+		if err := f.resolve(rd, e.Left, in); err != nil {
+			return err
+		}
+		return f.resolve(rd, e.Right, in)
+	case *filter.NotExpression:
+		return f.resolve(rd, e.Expression, in)
+	case *filter.ValuePath:
+		if in != nil {
+			return errInvalidFilter
+		}
+		a, err := f.resolvePath(rd, &e.AttributePath)
+		if err != nil {
+			return err
+		}
+		if a == nil || !a.multi || !a.complex() || e.AttributePath.SubAttribute != nil {
+			return badRequest(scimerrors.ScimTypeInvalidFilter, "A value filter ([…]) applies only to a multi-valued complex attribute.")
+		}
+		return f.resolve(rd, e.ValueFilter, a)
+	case *filter.AttributeExpression:
+		var def *attrDef
+		if in != nil {
+			sub := in.sub(e.AttributePath.AttributeName)
+			if sub == nil || e.AttributePath.URIPrefix != nil || e.AttributePath.SubAttribute != nil {
+				return errUnknownFilterAttr(in.name + "." + e.AttributePath.String())
+			}
+			e.AttributePath = filter.AttributePath{AttributeName: sub.name}
+			def = sub
+		} else {
+			a, err := f.resolvePath(rd, &e.AttributePath)
+			if err != nil {
+				return err
+			}
+			def = a
+		}
+		if def != nil && (def.caseExact || def.typ == "dateTime") {
+			if f.info == nil {
+				f.info = map[*filter.AttributeExpression]exprInfo{}
+			}
+			f.info[e] = exprInfo{exact: def.caseExact, dateTime: def.typ == "dateTime"}
+		}
+	}
+	return nil
+}
+
+// resolvePath canonicalises one attribute path outside a value filter and returns the
+// attribute (or sub-attribute) it names; nil for id and meta, which no schema lists.
+func (f *compiled) resolvePath(rd *resourceDef, p *filter.AttributePath) (*attrDef, error) {
+	var sc *schemaDef
+	if p.URIPrefix != nil {
+		if sc = rd.schemaOf(*p.URIPrefix); sc == nil {
+			return nil, errUnknownFilterAttr(p.String())
+		}
+	}
+	name, subName := p.AttributeName, p.SubAttributeName()
+	if sc == nil || !sc.ext {
+		switch strings.ToLower(name) {
+		case "id":
+			if subName != "" {
+				return nil, errUnknownFilterAttr(p.String())
+			}
+			*p = filter.AttributePath{AttributeName: "id"}
+			return &attrDef{name: "id", typ: "string", caseExact: true}, nil
+		case "meta":
+			canon, ok := metaSubs[strings.ToLower(subName)]
+			if !ok {
+				return nil, errUnknownFilterAttr(p.String())
+			}
+			*p = filter.AttributePath{AttributeName: "meta", SubAttribute: &canon}
+			return nil, nil
+		}
+	}
+	var a *attrDef
+	if sc != nil {
+		a = sc.attr(name)
+	} else {
+		sc, a = rd.lookup(name)
+	}
+	if a == nil {
+		if sc == nil && rd.ambiguous(name) {
+			return nil, badRequest(scimerrors.ScimTypeInvalidFilter,
+				"More than one schema extension has an attribute %s: name it with its schema URN.", quoteName(name))
+		}
+		return nil, errUnknownFilterAttr(p.String())
+	}
+	out := filter.AttributePath{AttributeName: a.name}
+	if sc.ext {
+		urn := sc.urn
+		out.URIPrefix = &urn
+	}
+	def := a
+	if subName != "" {
+		sub := a.sub(subName)
+		if sub == nil {
+			return nil, errUnknownFilterAttr(p.String())
+		}
+		canon := sub.name
+		out.SubAttribute = &canon
+		def = sub
+	}
+	*p = out
+	switch {
+	case sc.ext:
+		f.rest = true
+	case rd.name == "Group" && a.name == "members":
+		f.members = true
+	case rd.name == "User" && !typedUserPaths[a.name+"."+out.SubAttributeName()]:
+		f.rest = true
+	}
+	return def, nil
+}
+
+// matches evaluates a filter against an attribute tree, comparing strings case-insensitively
+// except id and externalId.
+func matches(expr filter.Expression, doc map[string]any) bool { return match(expr, doc, nil) }
+
+// caseExactAttributes are the case-exact attributes of a filter matches evaluates without a
+// schema.
 var caseExactAttributes = map[string]bool{"id": true, "externalid": true}
 
-// matches evaluates a filter against a resource's attribute tree.
-func matches(expr filter.Expression, doc map[string]any) bool {
+// match evaluates a filter against a resource's attribute tree; info says which comparisons
+// are case-exact or of dateTimes (nil: id and externalId are case-exact).
+func match(expr filter.Expression, doc map[string]any, info map[*filter.AttributeExpression]exprInfo) bool {
 	switch e := expr.(type) {
 	case *filter.LogicalExpression:
 		if e.Operator == filter.AND {
-			return matches(e.Left, doc) && matches(e.Right, doc)
+			return match(e.Left, doc, info) && match(e.Right, doc, info)
 		}
-		return matches(e.Left, doc) || matches(e.Right, doc)
+		return match(e.Left, doc, info) || match(e.Right, doc, info)
 	case *filter.NotExpression:
-		return !matches(e.Expression, doc)
+		return !match(e.Expression, doc, info)
 	case *filter.ValuePath:
-		v, ok := lookup(doc, e.AttributePath.AttributeName)
+		holder, ok := extHolder(doc, e.AttributePath)
+		if !ok {
+			return false
+		}
+		v, ok := lookup(holder, e.AttributePath.AttributeName)
 		if !ok {
 			return false
 		}
 		for _, el := range asList(v) {
-			if m, ok := el.(map[string]any); ok && matches(e.ValueFilter, m) {
+			if m, ok := el.(map[string]any); ok && match(e.ValueFilter, m, info) {
 				return true
 			}
 		}
 		return false
 	case *filter.AttributeExpression:
 		name := e.AttributePath.AttributeName
-		if uri := e.AttributePath.URI(); uri != "" && !coreURI(uri) {
-			ext, ok := lookup(doc, uri)
-			m, isMap := ext.(map[string]any)
-			if !ok || !isMap {
-				return e.Operator == filter.NE
-			}
-			doc = m
+		holder, ok := extHolder(doc, e.AttributePath)
+		if !ok {
+			return e.Operator == filter.NE
 		}
-		v, ok := lookup(doc, name)
+		v, ok := lookup(holder, name)
 		sub := e.AttributePath.SubAttributeName()
 		var values []any
 		for _, el := range asList(v) {
@@ -670,22 +1013,39 @@ func matches(expr filter.Expression, doc map[string]any) bool {
 		if !ok || len(values) == 0 {
 			return e.Operator == filter.NE
 		}
-		exact := caseExactAttributes[strings.ToLower(name)]
+		var in exprInfo
+		if info != nil {
+			in = info[e]
+		} else {
+			in.exact = caseExactAttributes[strings.ToLower(name)]
+		}
 		if e.Operator == filter.NE {
 			for _, x := range values {
-				if compare(filter.EQ, x, e.CompareValue, exact) {
+				if compare(filter.EQ, x, e.CompareValue, in) {
 					return false
 				}
 			}
 			return true
 		}
 		for _, x := range values {
-			if compare(e.Operator, x, e.CompareValue, exact) {
+			if compare(e.Operator, x, e.CompareValue, in) {
 				return true
 			}
 		}
 	}
 	return false
+}
+
+// extHolder returns the object an attribute path's attribute is in: the extension's object
+// for a path with an extension URN, doc otherwise.
+func extHolder(doc map[string]any, p filter.AttributePath) (map[string]any, bool) {
+	uri := p.URI()
+	if uri == "" || strings.EqualFold(uri, schema.UserSchema) || strings.EqualFold(uri, schema.GroupSchema) {
+		return doc, true
+	}
+	ext, ok := lookup(doc, uri)
+	m, isMap := ext.(map[string]any)
+	return m, ok && isMap
 }
 
 func lookup(m map[string]any, name string) (any, bool) {
@@ -708,10 +1068,23 @@ func asList(v any) []any {
 }
 
 // compare applies one comparison operator to an attribute value and a filter literal.
-func compare(op filter.CompareOperator, attr, lit any, exact bool) bool {
+func compare(op filter.CompareOperator, attr, lit any, in exprInfo) bool {
 	if op == filter.PR {
 		s, isStr := attr.(string)
 		return attr != nil && (!isStr || s != "")
+	}
+	if n, ok := number(attr); ok {
+		l, ok := number(lit)
+		if !ok {
+			return false
+		}
+		switch {
+		case n < l:
+			return ordered(op, -1)
+		case n > l:
+			return ordered(op, 1)
+		}
+		return ordered(op, 0)
 	}
 	switch a := attr.(type) {
 	case bool:
@@ -732,7 +1105,14 @@ func compare(op filter.CompareOperator, attr, lit any, exact bool) bool {
 		if !ok {
 			return false
 		}
-		if !exact {
+		if in.dateTime {
+			at, aerr := time.Parse(time.RFC3339Nano, a)
+			lt, lerr := time.Parse(time.RFC3339Nano, ls)
+			if aerr == nil && lerr == nil {
+				return ordered(op, at.Compare(lt))
+			}
+		}
+		if !in.exact {
 			a, ls = strings.ToLower(a), strings.ToLower(ls)
 		}
 		switch op {
@@ -751,6 +1131,22 @@ func compare(op filter.CompareOperator, attr, lit any, exact bool) bool {
 	return false
 }
 
+// number returns a JSON number (decoded, or as the filter parser gives it) as a float64.
+func number(v any) (float64, bool) {
+	switch n := v.(type) {
+	case int:
+		return float64(n), true
+	case int64:
+		return float64(n), true
+	case float64:
+		return n, true
+	case json.Number:
+		f, err := n.Float64()
+		return f, err == nil
+	}
+	return 0, false
+}
+
 func ordered(op filter.CompareOperator, c int) bool {
 	switch op {
 	case filter.EQ:
@@ -765,77 +1161,4 @@ func ordered(op filter.CompareOperator, c int) bool {
 		return c <= 0
 	}
 	return false
-}
-
-// project applies the attributes and excludedAttributes parameters (RFC 7644 §3.9) to a
-// rendered resource. id and schemas are always returned. Names are case-insensitive and may
-// carry the core schema URN or a sub-attribute ("name.givenName").
-func project(m map[string]any, attributes, excluded []string) {
-	if len(attributes) > 0 {
-		keep := map[string]map[string]bool{} // lower-case attribute -> sub-attributes (nil: all)
-		for _, a := range attributes {
-			attr, sub := attrName(a)
-			if _, seen := keep[attr]; !seen || sub == "" {
-				if sub == "" {
-					keep[attr] = nil
-					continue
-				}
-				keep[attr] = map[string]bool{}
-			}
-			if keep[attr] != nil {
-				keep[attr][sub] = true
-			}
-		}
-		for k, v := range m {
-			lk := strings.ToLower(k)
-			if lk == "id" || lk == "schemas" || lk == "meta" {
-				continue
-			}
-			subs, ok := keep[lk]
-			if !ok {
-				delete(m, k)
-				continue
-			}
-			if sm, isMap := v.(map[string]any); isMap && subs != nil {
-				for sk := range sm {
-					if !subs[strings.ToLower(sk)] {
-						delete(sm, sk)
-					}
-				}
-			}
-		}
-	}
-	for _, a := range excluded {
-		attr, sub := attrName(a)
-		for k, v := range m {
-			lk := strings.ToLower(k)
-			if lk != attr || lk == "id" || lk == "schemas" {
-				continue
-			}
-			if sub == "" {
-				delete(m, k)
-			} else if sm, ok := v.(map[string]any); ok {
-				for sk := range sm {
-					if strings.EqualFold(sk, sub) {
-						delete(sm, sk)
-					}
-				}
-			}
-		}
-	}
-}
-
-// attrName splits an attributes-parameter entry into lower-case attribute and sub-attribute
-// names, dropping the core schema URN and any value filter.
-func attrName(a string) (string, string) {
-	a = strings.TrimSpace(a)
-	if i := strings.IndexByte(a, '['); i >= 0 {
-		a = a[:i]
-	}
-	lower := strings.ToLower(a)
-	if p := strings.ToLower(schema.UserSchema) + ":"; strings.HasPrefix(lower, p) {
-		lower = lower[len(p):]
-	}
-	attr, sub, _ := strings.Cut(lower, ".")
-	return attr, sub
 }

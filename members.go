@@ -3,7 +3,6 @@ package teamscim
 import (
 	"context"
 	"errors"
-	"fmt"
 	"slices"
 	"time"
 
@@ -159,7 +158,7 @@ func (s *Server) Members(ctx context.Context, teamID string, a Actor, q MemberQu
 		return nil
 	})
 	if err != nil {
-		return MemberPage{}, fmt.Errorf("teamscim: list members of team %s: %w", teamID, err)
+		return MemberPage{}, wrapErr(err, "list members of team %s", teamID)
 	}
 	return page, nil
 }
@@ -193,7 +192,7 @@ func (s *Server) Member(ctx context.Context, teamID string, a Actor, memberID st
 		return err
 	})
 	if err != nil {
-		return TeamMember{}, fmt.Errorf("teamscim: member %s of team %s: %w", memberID, teamID, err)
+		return TeamMember{}, wrapErr(err, "member %s of team %s", memberID, teamID)
 	}
 	return m, nil
 }

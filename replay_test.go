@@ -3,6 +3,7 @@ package teamscim_test
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -80,11 +81,16 @@ func assertStoredUser(t *testing.T, where string, e *env, want map[string]any) {
 	id, _ := want["id"].(string)
 	require.NotEmpty(t, id, where)
 	u := e.user(id)
+	if attrs, ok := want["attributes"]; ok {
+		var stored any
+		require.NoError(t, json.Unmarshal(u.Attributes, &stored), where)
+		assertSubset(t, where+": stored attributes", attrs, stored)
+	}
 	got := map[string]any{"userName": u.UserName, "givenName": u.GivenName, "familyName": u.FamilyName,
 		"externalId": u.ExternalID, "active": u.Active, "deleted": u.Deleted, "managed": u.Managed,
 		"seat": u.Seat, "viaGroups": u.ViaGroups}
 	for k, v := range want {
-		if k == "id" {
+		if k == "id" || k == "attributes" {
 			continue
 		}
 		gv, ok := got[k]
@@ -146,4 +152,33 @@ func (e *env) countGroups() int {
 		return err
 	}))
 	return n
+}
+
+// assertSubset checks that every key of want is in got with a matching value; lists must
+// have the same length and match element by element.
+func assertSubset(t *testing.T, where string, want, got any) {
+	t.Helper()
+	switch w := want.(type) {
+	case map[string]any:
+		g, ok := got.(map[string]any)
+		if !assert.True(t, ok, "%s: want an object, got %v", where, got) {
+			return
+		}
+		for k, v := range w {
+			gv, ok := g[k]
+			if assert.True(t, ok, "%s: missing %q in %v", where, k, g) {
+				assertSubset(t, where+"."+k, v, gv)
+			}
+		}
+	case []any:
+		g, ok := got.([]any)
+		if !assert.True(t, ok, "%s: want a list, got %v", where, got) || !assert.Len(t, g, len(w), where) {
+			return
+		}
+		for i := range w {
+			assertSubset(t, fmt.Sprintf("%s[%d]", where, i), w[i], g[i])
+		}
+	default:
+		assert.Equal(t, want, got, where)
+	}
 }

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"crypto/sha256"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -12,6 +11,7 @@ import (
 	"mime"
 	"net/http"
 	"runtime/debug"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -35,6 +35,8 @@ const (
 	DefaultMaxResults = 100
 	// DefaultMaxMemberChanges is the default Config.MaxMemberChanges.
 	DefaultMaxMemberChanges = 10_000
+	// DefaultMaxFilterScan is the default Config.MaxFilterScan.
+	DefaultMaxFilterScan = 100_000
 )
 
 // Config configures a Server. Only Store is required.
@@ -111,6 +113,18 @@ type Config struct {
 	// RateLimit sets per-team request budgets (429 with Retry-After beyond them). The zero
 	// value, the default, limits nothing; PostmanRateLimits is Postman's documented budget.
 	RateLimit RateLimits
+	// UserExtensions are schema extensions of the host's own for users, beside the
+	// enterprise extension (RFC 7643 §4.3) the Server always has; GroupExtensions are for
+	// groups. Each is listed in /Schemas and /ResourceTypes, validated, kept, returned,
+	// patchable and filterable (see Extension). Default: none.
+	UserExtensions  []Extension
+	GroupExtensions []Extension
+	// MaxFilterScan bounds the filters no index answers (anything but userName, externalId,
+	// id and emails.value eq on users, displayName and id eq on groups, active eq): such a
+	// filter examines every user (or group) of the team, and a team with more than
+	// MaxFilterScan of them gets 400 tooMany instead, so that one team's filters cannot take
+	// the server from the others. Default: DefaultMaxFilterScan.
+	MaxFilterScan int
 	// Now is the clock. Default: time.Now.
 	Now func() time.Time
 }
@@ -125,13 +139,14 @@ type Server struct {
 
 	keyTouches sync.Map // key ID → time.Time this Server last recorded the key's use
 
-	userSchema schema.Schema // core User + externalId, for PATCH application
-	enterprise schema.Schema // the enterprise User extension
-	args       scim.ServerArgs
-	resources  map[string]scim.ResourceType // by endpoint without the slash ("Users")
-	elimityLog scim.Logger
-	limiter    *rateLimiter // nil: no rate limits
-	tel        *telemetry   // metrics, spans and request logs (telemetry.go)
+	users, groups     *resourceDef    // the resource types' schemas: validation, PATCH, filters, output
+	userPatchSchemas  []schema.Schema // core User + externalId, then the user extensions (ApplyPatch)
+	groupPatchSchemas []schema.Schema // core Group + externalId, then the group extensions
+	args              scim.ServerArgs
+	resources         map[string]scim.ResourceType // by endpoint without the slash ("Users")
+	elimityLog        scim.Logger
+	limiter           *rateLimiter // nil: no rate limits
+	tel               *telemetry   // metrics, spans and request logs (telemetry.go)
 }
 
 // New returns a Server for cfg.
@@ -169,19 +184,32 @@ func New(cfg Config) (*Server, error) {
 	if cfg.MaxMemberChanges <= 0 {
 		cfg.MaxMemberChanges = DefaultMaxMemberChanges
 	}
+	if cfg.MaxFilterScan <= 0 {
+		cfg.MaxFilterScan = DefaultMaxFilterScan
+	}
 	cfg.BaseURL = strings.TrimRight(cfg.BaseURL, "/")
 	s := &Server{cfg: cfg, log: cfg.Logger, store: cfg.Store, now: cfg.Now}
 	if err := s.setUpTelemetry(); err != nil {
-		return nil, fmt.Errorf("teamscim: telemetry: %w", err)
+		return nil, wrapErr(err, "telemetry")
 	}
 	s.elimityLog = elimityLogger{s.log}
 	if cfg.RateLimit.enabled() {
 		s.limiter = newRateLimiter(cfg.RateLimit)
 	}
 
-	userSchema := clip(schema.CoreUserSchema())
-	s.userSchema = withExternalID(userSchema)
-	s.enterprise = clip(schema.ExtensionEnterpriseUser())
+	userSchema, groupSchema := clip(schema.CoreUserSchema()), clip(schema.CoreGroupSchema())
+	userExts := []scim.SchemaExtension{{Schema: clip(schema.ExtensionEnterpriseUser())}}
+	userExts, err := extensions(userExts, cfg.UserExtensions, userSchema.ID, "UserExtensions")
+	if err != nil {
+		return nil, err
+	}
+	groupExts, err := extensions(nil, cfg.GroupExtensions, groupSchema.ID, "GroupExtensions")
+	if err != nil {
+		return nil, err
+	}
+	s.users, s.userPatchSchemas = resourceOf("User", withExternalID(userSchema), userExts)
+	s.users.dropped = []string{"password"}
+	s.groups, s.groupPatchSchemas = resourceOf("Group", withExternalID(groupSchema), groupExts)
 	s.args = scim.ServerArgs{
 		ServiceProviderConfig: &scim.ServiceProviderConfig{
 			DocumentationURI: optional.NewString("https://github.com/teamscim/teamscim"),
@@ -197,26 +225,25 @@ func New(cfg Config) (*Server, error) {
 			SupportPatch:     true,
 		},
 		ResourceTypes: []scim.ResourceType{{
-			ID:          optional.NewString("User"),
-			Name:        "User",
-			Endpoint:    "/Users",
-			Description: optional.NewString("User Account"),
-			Schema:      userSchema,
-			SchemaExtensions: []scim.SchemaExtension{
-				{Schema: s.enterprise},
-			},
-			Handler: &userHandler{s: s},
+			ID:               optional.NewString("User"),
+			Name:             "User",
+			Endpoint:         "/Users",
+			Description:      optional.NewString("User Account"),
+			Schema:           userSchema,
+			SchemaExtensions: userExts,
+			// The Server serves every request of Users and Groups itself; the wrapped
+			// library serves /Schemas, /ResourceTypes and /Me from these definitions.
 		}, {
-			ID:          optional.NewString("Group"),
-			Name:        "Group",
-			Endpoint:    "/Groups",
-			Description: optional.NewString("Group"),
-			Schema:      clip(schema.CoreGroupSchema()),
-			Handler:     &groupHandler{s: s},
+			ID:               optional.NewString("Group"),
+			Name:             "Group",
+			Endpoint:         "/Groups",
+			Description:      optional.NewString("Group"),
+			Schema:           groupSchema,
+			SchemaExtensions: groupExts,
 		}},
 	}
 	if _, err := scim.NewServer(&s.args); err != nil {
-		return nil, fmt.Errorf("teamscim: %w", err)
+		return nil, wrapErr(err, "build the SCIM server")
 	}
 	s.resources = map[string]scim.ResourceType{}
 	for _, rt := range s.args.ResourceTypes {
@@ -229,6 +256,35 @@ func New(cfg Config) (*Server, error) {
 func clip(sc schema.Schema) schema.Schema {
 	sc.Attributes = sc.Attributes[:len(sc.Attributes):len(sc.Attributes)]
 	return sc
+}
+
+// extensions appends the host's extensions (Config.<field>) to exts, checked and converted.
+func extensions(exts []scim.SchemaExtension, host []Extension, core, field string) ([]scim.SchemaExtension, error) {
+	reserved := []string{core}
+	for _, e := range exts {
+		reserved = append(reserved, e.Schema.ID)
+	}
+	for i, e := range host {
+		sc, err := buildExtension(e, reserved)
+		if err != nil {
+			return nil, wrapErr(err, "Config.%s[%d]", field, i)
+		}
+		reserved = append(reserved, sc.ID)
+		exts = append(exts, scim.SchemaExtension{Schema: sc, Required: e.Required})
+	}
+	return exts, nil
+}
+
+// resourceOf returns a resource type's schemas as the Server uses them, and as ApplyPatch
+// takes them (the core schema first).
+func resourceOf(name string, core schema.Schema, exts []scim.SchemaExtension) (*resourceDef, []schema.Schema) {
+	scs := []schema.Schema{core}
+	required := make([]bool, len(exts))
+	for i, e := range exts {
+		scs = append(scs, e.Schema)
+		required[i] = e.Required
+	}
+	return newResourceDef(name, core, scs[1:], required), scs
 }
 
 func withExternalID(sc schema.Schema) schema.Schema {
@@ -311,18 +367,12 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 	}
 
 	rq := &request{teamID: team.ID, keyID: key.ID, baseURL: s.baseURL(r)}
+	var body []byte
 	if r.Body != nil && r.Method != http.MethodGet && r.Method != http.MethodDelete {
-		body, serr := s.readBody(w, r)
-		if serr != nil {
+		var serr *scimerrors.ScimError
+		if body, serr = s.readBody(w, r); serr != nil {
 			writeError(w, *serr)
 			return
-		}
-		if rt.prepare != nil {
-			body, serr = rt.prepare(body, rq)
-			if serr != nil {
-				writeError(w, *serr)
-				return
-			}
 		}
 		r.Body = io.NopCloser(bytes.NewReader(body))
 		r.ContentLength = int64(len(body))
@@ -335,13 +385,12 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 	switch rt.kind {
 	case routeList:
 		s.serveList(w, r, rq, rt, listParamsFromQuery(r))
-		return
 	case routeSearch:
 		s.serveSearch(w, r, rq, rt)
-		return
 	case routeGet:
-		s.serveGet(w, r, rt)
-		return
+		s.serveGet(w, r, rq, rt)
+	case routeCreate, routeReplace, routePatch, routeDelete:
+		s.serveWrite(w, r, rq, rt, body)
 	case routeConfig:
 		body, err := s.serviceProviderConfig(rq.baseURL)
 		if err != nil {
@@ -349,14 +398,14 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		writeJSON(w, http.StatusOK, body)
-		return
+	default:
+		srv, err := scim.NewServer(&s.args, scim.WithBaseURL(rq.baseURL), scim.WithLogger(s.elimityLog))
+		if err != nil {
+			writeError(w, s.scimError(err))
+			return
+		}
+		srv.ServeHTTP(w, r)
 	}
-	srv, err := scim.NewServer(&s.args, scim.WithBaseURL(rq.baseURL), scim.WithLogger(s.elimityLog))
-	if err != nil {
-		writeError(w, s.scimError(err))
-		return
-	}
-	srv.ServeHTTP(w, r)
 }
 
 // readBody reads the whole body within the configured limit and checks its content type.
@@ -434,7 +483,7 @@ func (s *Server) authenticate(ctx context.Context, header string) (store.Team, s
 		return store.Team{}, store.APIKey{}, refuse(authUnknown, store.APIKey{})
 	}
 	if err != nil {
-		return store.Team{}, store.APIKey{}, fmt.Errorf("teamscim: look up key: %w", err)
+		return store.Team{}, store.APIKey{}, wrapErr(err, "look up key")
 	}
 	if reason := keyRefusal(key, digest, s.now()); reason != "" {
 		return store.Team{}, store.APIKey{}, refuse(reason, key)
@@ -466,7 +515,7 @@ func (s *Server) authenticate(ctx context.Context, header string) (store.Team, s
 		return store.Team{}, store.APIKey{}, refuse(authUnknown, key)
 	}
 	if err != nil {
-		return store.Team{}, store.APIKey{}, fmt.Errorf("teamscim: read team: %w", err)
+		return store.Team{}, store.APIKey{}, wrapErr(err, "read team")
 	}
 	if denied != nil {
 		return store.Team{}, store.APIKey{}, denied
@@ -504,6 +553,24 @@ var (
 	errInternal = scimerrors.ScimError{Status: http.StatusInternalServerError,
 		Detail: "The server could not complete the request; try again later."}
 )
+
+// prefixed is an error of this package with what was being done: "teamscim: <what>: <cause>",
+// where the cause's own "teamscim: " prefix is dropped so that the prefix appears once.
+type prefixed struct {
+	what string
+	err  error
+}
+
+func (e *prefixed) Error() string {
+	return "teamscim: " + e.what + ": " + strings.TrimPrefix(e.err.Error(), "teamscim: ")
+}
+
+func (e *prefixed) Unwrap() error { return e.err }
+
+// wrapErr wraps err with what was being done (a fmt format), for errors.Is and errors.As.
+func wrapErr(err error, format string, args ...any) error {
+	return &prefixed{what: fmt.Sprintf(format, args...), err: err}
+}
 
 func badRequest(t scimerrors.ScimType, format string, args ...any) *apiError {
 	return &apiError{status: http.StatusBadRequest, scimType: t, detail: fmt.Sprintf(format, args...)}
@@ -543,12 +610,25 @@ func (s *Server) scimError(err error) scimerrors.ScimError {
 
 // writeError writes a SCIM error response.
 func writeError(w http.ResponseWriter, e scimerrors.ScimError) {
-	body, err := json.Marshal(e)
-	if err != nil {
-		body = []byte(`{"schemas":["urn:ietf:params:scim:api:messages:2.0:Error"],"status":"500"}`)
-		e.Status = http.StatusInternalServerError
+	writeJSON(w, e.Status, errorBody(e))
+}
+
+// errorBody encodes a SCIM error (RFC 7644 §3.12) as the wrapped library does, without HTML
+// escaping (a detail's "<key>" stays readable).
+func errorBody(e scimerrors.ScimError) []byte {
+	b := make([]byte, 0, 128+len(e.Detail))
+	b = append(b, `{"schemas":["urn:ietf:params:scim:api:messages:2.0:Error"]`...)
+	if e.ScimType != "" {
+		b = append(b, `,"scimType":`...)
+		b = appendString(b, string(e.ScimType))
 	}
-	writeJSON(w, e.Status, body)
+	if e.Detail != "" {
+		b = append(b, `,"detail":`...)
+		b = appendString(b, e.Detail)
+	}
+	b = append(b, `,"status":"`...)
+	b = strconv.AppendInt(b, int64(e.Status), 10)
+	return append(b, `"}`...)
 }
 
 // scimContentType is the Content-Type header value of every SCIM answer, shared so that

@@ -18,7 +18,6 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/teamscim/teamscim"
-	"github.com/teamscim/teamscim/memstore"
 	"github.com/teamscim/teamscim/store"
 )
 
@@ -199,7 +198,7 @@ func TestMalformedBodies(t *testing.T) {
 }
 
 // panicStore panics inside View, to prove that no panic reaches the client.
-type panicStore struct{ *memstore.Store }
+type panicStore struct{ store.Store }
 
 func (p panicStore) View(ctx context.Context, teamID string, fn func(context.Context, store.Tx) error) error {
 	if ctx.Value(panicKey{}) != nil {
@@ -234,7 +233,7 @@ func TestPanicAndLogRedaction(t *testing.T) {
 }
 
 // errStore fails every Update, to prove internal errors are not leaked.
-type errStore struct{ *memstore.Store }
+type errStore struct{ store.Store }
 
 func (s errStore) Update(context.Context, string, func(context.Context, store.Tx) error) error {
 	return errors.New("disk on fire at /var/lib/secret")

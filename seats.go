@@ -218,7 +218,7 @@ func (s *Server) takeSeat(ctx context.Context, tx store.Tx, fx *effects, userID 
 	}
 	d, err := s.cfg.Seats.Admit(ctx, SeatUsage{Team: team, InUse: inUse, Overage: open.Total})
 	if err != nil {
-		return fmt.Errorf("teamscim: seat policy: %w", err)
+		return wrapErr(err, "seat policy")
 	}
 	switch d {
 	case SeatAdmitted:
@@ -333,7 +333,7 @@ func (s *Server) SeatReport(ctx context.Context, teamID string) (SeatReport, err
 		return nil
 	})
 	if err != nil {
-		return SeatReport{}, fmt.Errorf("teamscim: seat report for team %s: %w", teamID, err)
+		return SeatReport{}, wrapErr(err, "seat report for team %s", teamID)
 	}
 	return rep, nil
 }
@@ -368,7 +368,7 @@ func (s *Server) SetMemberRoles(ctx context.Context, teamID string, a Actor, mem
 		return tx.UpdateUser(ctx, u)
 	})
 	if err != nil {
-		return fmt.Errorf("teamscim: set roles of member %s of team %s: %w", memberID, teamID, err)
+		return wrapErr(err, "set roles of member %s", memberID)
 	}
 	return nil
 }

@@ -196,7 +196,7 @@ func (s *Server) CreateTeam(ctx context.Context, opts TeamOptions) (store.Team, 
 	t := store.Team{ID: id.String(), Name: opts.Name, Plan: strings.TrimSpace(opts.Plan),
 		Created: s.now().UTC().Truncate(time.Millisecond)}
 	if err := s.store.CreateTeam(ctx, t); err != nil {
-		return store.Team{}, fmt.Errorf("teamscim: create team: %w", err)
+		return store.Team{}, wrapErr(err, "create team")
 	}
 	return t, nil
 }
@@ -228,7 +228,7 @@ func (s *Server) DeleteTeam(ctx context.Context, teamID string, a Actor) error {
 		return tx.DeleteTeam(ctx)
 	})
 	if err != nil {
-		return fmt.Errorf("teamscim: delete team %s: %w", teamID, err)
+		return wrapErr(err, "delete team %s", teamID)
 	}
 	for _, k := range keys {
 		s.keyTouches.Delete(k.ID)
@@ -250,7 +250,7 @@ func (s *Server) Team(ctx context.Context, teamID string) (store.Team, error) {
 		return err
 	})
 	if err != nil {
-		return store.Team{}, fmt.Errorf("teamscim: team %s: %w", teamID, err)
+		return store.Team{}, wrapErr(err, "team %s", teamID)
 	}
 	return t, nil
 }
@@ -269,7 +269,7 @@ func (s *Server) SetPlan(ctx context.Context, teamID, plan string) error {
 		return tx.UpdateTeam(ctx, t)
 	})
 	if err != nil {
-		return fmt.Errorf("teamscim: set plan of team %s: %w", teamID, err)
+		return wrapErr(err, "set plan of team %s", teamID)
 	}
 	return nil
 }
@@ -298,7 +298,7 @@ func (s *Server) ConfigureSSO(ctx context.Context, teamID string, a Actor, metho
 		return tx.UpdateTeam(ctx, t)
 	})
 	if err != nil {
-		return fmt.Errorf("teamscim: configure SSO for team %s: %w", teamID, err)
+		return wrapErr(err, "configure SSO for team %s", teamID)
 	}
 	return nil
 }
@@ -319,7 +319,7 @@ func (s *Server) RemoveSSO(ctx context.Context, teamID string, a Actor, method s
 		return tx.UpdateTeam(ctx, t)
 	})
 	if err != nil {
-		return fmt.Errorf("teamscim: remove SSO from team %s: %w", teamID, err)
+		return wrapErr(err, "remove SSO from team %s", teamID)
 	}
 	return nil
 }
@@ -348,7 +348,7 @@ func (s *Server) EnableSCIM(ctx context.Context, teamID string, a Actor) error {
 		return tx.UpdateTeam(ctx, t)
 	})
 	if err != nil {
-		return fmt.Errorf("teamscim: enable SCIM for team %s: %w", teamID, err)
+		return wrapErr(err, "enable SCIM for team %s", teamID)
 	}
 	return nil
 }
@@ -366,7 +366,7 @@ func (s *Server) DisableSCIM(ctx context.Context, teamID string, a Actor) error 
 		return tx.UpdateTeam(ctx, t)
 	})
 	if err != nil {
-		return fmt.Errorf("teamscim: disable SCIM for team %s: %w", teamID, err)
+		return wrapErr(err, "disable SCIM for team %s", teamID)
 	}
 	return nil
 }
@@ -394,7 +394,7 @@ func (s *Server) VerifyDomain(ctx context.Context, teamID string, a Actor, domai
 		return tx.UpdateTeam(ctx, t)
 	})
 	if err != nil {
-		return fmt.Errorf("teamscim: verify domain for team %s: %w", teamID, err)
+		return wrapErr(err, "verify domain for team %s", teamID)
 	}
 	return nil
 }
@@ -412,7 +412,7 @@ func (s *Server) RemoveDomain(ctx context.Context, teamID string, a Actor, domai
 		return tx.UpdateTeam(ctx, t)
 	})
 	if err != nil {
-		return fmt.Errorf("teamscim: remove domain from team %s: %w", teamID, err)
+		return wrapErr(err, "remove domain from team %s", teamID)
 	}
 	return nil
 }
@@ -482,7 +482,7 @@ func (s *Server) AddMember(ctx context.Context, teamID string, a Actor, m Member
 		return nil
 	})
 	if err != nil {
-		return store.User{}, fmt.Errorf("teamscim: add member to team %s: %w", teamID, err)
+		return store.User{}, wrapErr(err, "add member to team %s", teamID)
 	}
 	return u, nil
 }
@@ -566,7 +566,7 @@ func (s *Server) RemoveMember(ctx context.Context, teamID string, a Actor, membe
 		return nil
 	})
 	if err != nil {
-		return fmt.Errorf("teamscim: remove member %s from team %s: %w", memberID, teamID, err)
+		return wrapErr(err, "remove member %s from team %s", memberID, teamID)
 	}
 	return nil
 }

@@ -3,17 +3,13 @@ package teamscim
 import (
 	"context"
 	"errors"
-	"fmt"
 	"net/http"
 	"net/mail"
+	"reflect"
 	"strings"
-	"time"
 
-	"github.com/elimity-com/scim"
 	scimerrors "github.com/elimity-com/scim/errors"
-	"github.com/elimity-com/scim/optional"
 	"github.com/google/uuid"
-	filter "github.com/scim2/filter-parser/v2"
 
 	"github.com/teamscim/teamscim/store"
 )
@@ -22,38 +18,83 @@ import (
 var errUserNameTaken = &apiError{status: http.StatusConflict, scimType: scimerrors.ScimTypeUniqueness,
 	detail: "Another member of the team already has this userName (compared case-insensitively)."}
 
-// userHandler serves the Users resource for the wrapped library.
-type userHandler struct{ s *Server }
+// writeUser serves POST, PUT, PATCH and DELETE of /Users.
+func (s *Server) writeUser(r *http.Request, rq *request, rt routed, body []byte) (written, error) {
+	var u store.User
+	var err error
+	status := http.StatusOK
+	switch rt.kind {
+	case routeCreate:
+		u, err = s.createUser(r.Context(), rq, body)
+		status = http.StatusCreated
+	case routeReplace:
+		u, err = s.replaceUser(r, rq, rt.id, body)
+	case routePatch:
+		u, err = s.patchUser(r, rq, rt.id, body)
+	default:
+		return written{status: http.StatusNoContent}, s.deleteUser(r, rq, rt.id)
+	}
+	if err != nil {
+		return written{}, err
+	}
+	out, err := s.renderUser(u, rq.baseURL, projectionOf(r))
+	if err != nil {
+		return written{}, err
+	}
+	w := written{status: status, body: out, version: u.Version}
+	if status == http.StatusCreated {
+		w.location = location(rq.baseURL, "Users", u.ID)
+	}
+	return w, nil
+}
 
-var _ scim.ResourceHandler = (*userHandler)(nil)
+// readUserBody reads a POST or PUT body of /Users: the attributes it sets (checked against
+// the User schemas) and Postman's groups attribute (the groups to join, on create).
+func (s *Server) readUserBody(body []byte, rq *request) (userInput, map[string]any, error) {
+	m, serr := decodeBody(body)
+	if serr != nil {
+		return userInput{}, nil, *serr
+	}
+	for k, v := range m {
+		if strings.EqualFold(k, "groups") { // read-only in the schema; Postman's groups to join
+			refs, serr := readGroupRefs(v)
+			if serr != nil {
+				return userInput{}, nil, *serr
+			}
+			rq.groups = refs
+			delete(m, k)
+		}
+	}
+	attrs, err := checkResource(s.users, m, checkWrite)
+	if err != nil {
+		return userInput{}, nil, err
+	}
+	in, err := s.userInputOf(attrs)
+	return in, attrs, err
+}
 
-// Create provisions a member: a new one, the re-link of a member hidden by DELETE, or the
+// createUser provisions a member: a new one, the re-link of a member hidden by DELETE, or the
 // adoption of a member who joined outside SCIM. An email already provisioned answers 409. A
 // member created with groups (the request's groups attribute, Postman's "groups to join")
 // reaches the team through those groups only (store.User.ViaGroups).
-func (h *userHandler) Create(r *http.Request, attrs scim.ResourceAttributes) (scim.Resource, error) {
-	s := h.s
-	rq := requestOf(r)
-	in, err := readUserInput(attrs)
+func (s *Server) createUser(ctx context.Context, rq *request, body []byte) (store.User, error) {
+	in, _, err := s.readUserBody(body, rq)
 	if err != nil {
-		return scim.Resource{}, s.scimErr(err)
-	}
-	if in.UserName == nil {
-		return scim.Resource{}, s.scimErr(badRequest(scimerrors.ScimTypeInvalidValue, "userName is required."))
+		return store.User{}, err
 	}
 	if err := s.checkUserName(*in.UserName); err != nil {
-		return scim.Resource{}, s.scimErr(err)
+		return store.User{}, err
 	}
 	if in.Active == nil {
 		t := true
 		in.Active = &t
 	}
-	look, err := s.lookupAccount(r.Context(), *in.UserName)
+	look, err := s.lookupAccount(ctx, *in.UserName)
 	if err != nil {
-		return scim.Resource{}, s.scimErr(err)
+		return store.User{}, err
 	}
 	var out store.User
-	err = s.update(r.Context(), rq.teamID, rq.actor(), func(ctx context.Context, tx store.Tx, fx *effects) error {
+	err = s.update(ctx, rq.teamID, rq.actor(), func(ctx context.Context, tx store.Tx, fx *effects) error {
 		groups, err := resolveGroups(ctx, tx, rq.groups)
 		if err != nil {
 			return err
@@ -73,7 +114,7 @@ func (h *userHandler) Create(r *http.Request, attrs scim.ResourceAttributes) (sc
 		// a route of their own).
 		u := existing
 		u.Deleted, u.Managed = false, true
-		in.applyTo(&u, true)
+		in.applyTo(&u)
 		if len(u.Roles) == 0 {
 			u.Roles = []string{RoleDeveloper}
 		}
@@ -94,10 +135,7 @@ func (h *userHandler) Create(r *http.Request, attrs scim.ResourceAttributes) (sc
 		out = u
 		return nil
 	})
-	if err != nil {
-		return scim.Resource{}, s.scimErr(err)
-	}
-	return s.userResource(r, out), nil
+	return out, err
 }
 
 // createMember provisions a member the team did not have, with the outcome the account lookup
@@ -109,7 +147,7 @@ func (s *Server) createMember(ctx context.Context, tx store.Tx, fx *effects, in 
 	}
 	u := store.User{ID: id.String(), Managed: true, ViaGroups: len(groups) > 0, Roles: []string{RoleDeveloper},
 		Created: fx.now, LastModified: fx.now, Version: 1}
-	in.applyTo(&u, true)
+	in.applyTo(&u)
 	team, err := tx.Team(ctx)
 	if err != nil {
 		return err
@@ -142,39 +180,25 @@ func (s *Server) createMember(ctx context.Context, tx store.Tx, fx *effects, in 
 	return joinGroups(ctx, tx, fx, u.ID, groups)
 }
 
-// Get returns a visible member.
-func (h *userHandler) Get(r *http.Request, id string) (scim.Resource, error) {
+// readUser reads a visible member.
+func (s *Server) readUser(ctx context.Context, rq *request, id string) (store.User, error) {
 	var u store.User
-	err := h.s.store.View(r.Context(), requestOf(r).teamID, func(ctx context.Context, tx store.Tx) error {
+	err := s.store.View(ctx, rq.teamID, func(ctx context.Context, tx store.Tx) error {
 		var err error
 		u, err = visibleUser(ctx, tx, id)
 		return err
 	})
-	if err != nil {
-		return scim.Resource{}, h.s.scimErr(err)
-	}
-	return h.s.userResource(r, u), nil
+	return u, err
 }
 
-// GetAll is not reached: the Server serves lists itself (see serveList). It answers with the
-// same code path for completeness.
-func (h *userHandler) GetAll(r *http.Request, params scim.ListRequestParams) (scim.Page, error) {
-	return scim.Page{}, h.s.scimErr(&apiError{status: http.StatusInternalServerError, detail: errInternal.Detail})
-}
-
-// Replace applies a PUT: name, userName, externalId, emails, displayName and locale are
-// replaced; active is changed only if the body carries it.
-func (h *userHandler) Replace(r *http.Request, id string, attrs scim.ResourceAttributes) (scim.Resource, error) {
-	s := h.s
-	in, err := readUserInput(attrs)
+// replaceUser applies a PUT: every attribute is replaced by the body's (absent ones are
+// cleared), except active, which changes only if the body carries it, and read-only ones.
+func (s *Server) replaceUser(r *http.Request, rq *request, id string, body []byte) (store.User, error) {
+	in, attrs, err := s.readUserBody(body, rq)
 	if err != nil {
-		return scim.Resource{}, s.scimErr(err)
-	}
-	if in.UserName == nil {
-		return scim.Resource{}, s.scimErr(badRequest(scimerrors.ScimTypeInvalidValue, "userName is required."))
+		return store.User{}, err
 	}
 	var out store.User
-	rq := requestOf(r)
 	err = s.update(r.Context(), rq.teamID, rq.actor(), func(ctx context.Context, tx store.Tx, fx *effects) error {
 		old, err := visibleUser(ctx, tx, id)
 		if err != nil {
@@ -183,26 +207,39 @@ func (h *userHandler) Replace(r *http.Request, id string, attrs scim.ResourceAtt
 		if err := s.checkIfMatch(r, old.Version); err != nil {
 			return err
 		}
+		in := in
+		if s.users.guarded {
+			// Read-only attributes stay as they are; immutable ones may not change.
+			oldAttrs, err := s.userAttributes(old, false)
+			if err != nil {
+				return err
+			}
+			if err := s.users.keepGuarded(oldAttrs, attrs); err != nil {
+				return err
+			}
+			if in, err = s.userInputOf(attrs); err != nil {
+				return err
+			}
+		}
 		next := old
-		in.applyTo(&next, true)
+		in.applyTo(&next)
 		if next, err = s.prepareChange(ctx, tx, old, next); err != nil {
 			return err
 		}
 		out = next
 		return s.saveUser(ctx, tx, fx, old, next, EventUserReactivated)
 	})
-	if err != nil {
-		return scim.Resource{}, s.scimErr(err)
-	}
-	return s.userResource(r, out), nil
+	return out, err
 }
 
-// Patch applies RFC 7644 PATCH operations atomically: all of them or none.
-func (h *userHandler) Patch(r *http.Request, id string, ops []scim.PatchOperation) (scim.Resource, error) {
-	s := h.s
+// patchUser applies RFC 7644 PATCH operations atomically: all of them or none.
+func (s *Server) patchUser(r *http.Request, rq *request, id string, body []byte) (store.User, error) {
+	ops, err := parsePatch(body)
+	if err != nil {
+		return store.User{}, err
+	}
 	var out store.User
-	rq := requestOf(r)
-	err := s.update(r.Context(), rq.teamID, rq.actor(), func(ctx context.Context, tx store.Tx, fx *effects) error {
+	err = s.update(r.Context(), rq.teamID, rq.actor(), func(ctx context.Context, tx store.Tx, fx *effects) error {
 		old, err := visibleUser(ctx, tx, id)
 		if err != nil {
 			return err
@@ -210,41 +247,56 @@ func (h *userHandler) Patch(r *http.Request, id string, ops []scim.PatchOperatio
 		if err := s.checkIfMatch(r, old.Version); err != nil {
 			return err
 		}
-		attrs := userAttributes(old)
-		ops, err := normalizeUserOps(ops, attrs)
+		next, err := s.patchedUser(old, ops)
 		if err != nil {
 			return err
 		}
-		patched, err := scim.ApplyPatch(attrs, ops, s.userSchema, s.enterprise)
-		if err != nil {
-			return patchError(err)
-		}
-		in, err := readUserInput(patched)
-		if err != nil {
-			return err
-		}
-		if in.UserName == nil {
-			return badRequest(scimerrors.ScimTypeMutability, "userName cannot be removed.")
-		}
-		next := old
-		in.applyTo(&next, false)
 		if next, err = s.prepareChange(ctx, tx, old, next); err != nil {
 			return err
 		}
 		out = next
 		return s.saveUser(ctx, tx, fx, old, next, EventUserReactivated)
 	})
-	if err != nil {
-		return scim.Resource{}, s.scimErr(err)
-	}
-	return s.userResource(r, out), nil
+	return out, err
 }
 
-// Delete deactivates the member and hides the SCIM resource; the member and their data stay.
-func (h *userHandler) Delete(r *http.Request, id string) error {
-	s := h.s
-	rq := requestOf(r)
-	err := s.update(r.Context(), rq.teamID, rq.actor(), func(ctx context.Context, tx store.Tx, fx *effects) error {
+// patchedUser returns old with ops applied. Operations that only set or clear typed
+// attributes by simple paths (Okta's deactivation, Entra's name and userName changes) are
+// applied to the fields directly; any other goes through the whole resource, patched with
+// the wrapped library's ApplyPatch and checked against the schemas.
+func (s *Server) patchedUser(old store.User, ops []patchOp) (store.User, error) {
+	if next, ok, err := s.patchTyped(old, ops); ok || err != nil {
+		return next, err
+	}
+	return s.patchGeneral(old, ops)
+}
+
+// patchGeneral applies ops to the whole resource of old (see patchedUser).
+func (s *Server) patchGeneral(old store.User, ops []patchOp) (store.User, error) {
+	attrs, err := s.userAttributes(old, true)
+	if err != nil {
+		return store.User{}, err
+	}
+	patched, err := s.applyPatch(s.users, attrs, ops)
+	if err != nil {
+		return store.User{}, err
+	}
+	if len(old.Emails) == 0 && reflect.DeepEqual(patched["emails"], emailsOf(old)) {
+		delete(patched, "emails") // still the implied userName email: nothing to store
+	}
+	in, err := s.userInputOf(patched)
+	if err != nil {
+		return store.User{}, err
+	}
+	next := old
+	in.applyTo(&next)
+	return next, nil
+}
+
+// deleteUser deactivates the member and hides the SCIM resource; the member and their data
+// stay.
+func (s *Server) deleteUser(r *http.Request, rq *request, id string) error {
+	return s.update(r.Context(), rq.teamID, rq.actor(), func(ctx context.Context, tx store.Tx, fx *effects) error {
 		old, err := visibleUser(ctx, tx, id)
 		if err != nil {
 			return err
@@ -258,14 +310,7 @@ func (h *userHandler) Delete(r *http.Request, id string) error {
 		fx.outcome(outcomeHidden)
 		return s.saveUser(ctx, tx, fx, old, next, "")
 	})
-	if err != nil {
-		return s.scimErr(err)
-	}
-	return nil
 }
-
-// scimErr converts err for the wrapped library, which needs a ScimError value.
-func (s *Server) scimErr(err error) error { return s.scimError(err) }
 
 // visibleUser returns a member that SCIM may see: hidden (deleted) members answer 404.
 func visibleUser(ctx context.Context, tx store.Tx, id string) (store.User, error) {
@@ -406,283 +451,287 @@ func isEmail(v string) bool {
 	return ok && strings.Contains(domain, ".") && !strings.HasSuffix(domain, ".")
 }
 
-// userInput is what a request body says about a user; nil fields were absent.
+// userInput is what a checked resource says about a user: its typed fields (nil: absent)
+// and the other attributes, encoded as store.User.Attributes keeps them.
 type userInput struct {
 	UserName, ExternalID                         *string
 	GivenName, FamilyName, MiddleName, Formatted *string
 	DisplayName, Locale                          *string
-	Emails                                       *[]store.Email
+	Emails                                       []store.Email
 	Active                                       *bool
+	Attributes                                   []byte
 }
 
-// applyTo copies the input onto u. With full (PUT, POST) absent optional attributes are
-// cleared; active is only ever changed when present.
-func (in userInput) applyTo(u *store.User, full bool) {
-	set := func(dst *string, v *string) {
-		if v != nil {
-			*dst = *v
-		} else if full {
-			*dst = ""
+// applyTo makes u the resource the input describes: absent attributes are cleared, except
+// active, which is only ever changed when present (and userName, which is required).
+func (in userInput) applyTo(u *store.User) {
+	str := func(v *string) string {
+		if v == nil {
+			return ""
 		}
+		return *v
 	}
 	if in.UserName != nil {
 		u.UserName = *in.UserName
 	}
-	set(&u.ExternalID, in.ExternalID)
-	set(&u.GivenName, in.GivenName)
-	set(&u.FamilyName, in.FamilyName)
-	set(&u.MiddleName, in.MiddleName)
-	set(&u.Formatted, in.Formatted)
-	set(&u.DisplayName, in.DisplayName)
-	set(&u.Locale, in.Locale)
-	if in.Emails != nil {
-		u.Emails = *in.Emails
-	} else if full {
-		u.Emails = nil
-	}
+	u.ExternalID, u.DisplayName, u.Locale = str(in.ExternalID), str(in.DisplayName), str(in.Locale)
+	u.GivenName, u.FamilyName = str(in.GivenName), str(in.FamilyName)
+	u.MiddleName, u.Formatted = str(in.MiddleName), str(in.Formatted)
+	u.Emails = in.Emails
+	u.Attributes = in.Attributes
 	if in.Active != nil {
 		u.Active = *in.Active
 	}
 }
 
-// readUserInput reads validated attributes (canonical names, as the wrapped library or
-// ApplyPatch produce them). Attributes teamscim does not keep are ignored.
-func readUserInput(attrs scim.ResourceAttributes) (userInput, error) {
+// nameFields are the sub-attributes of a user's name that store.User holds in fields.
+var nameFields = []string{"givenName", "familyName", "middleName", "formatted"}
+
+// userInputOf splits a checked User resource (checkResource's output) into the fields
+// store.User holds and the other attributes (store.User.Attributes).
+func (s *Server) userInputOf(attrs map[string]any) (userInput, error) {
 	var in userInput
-	str := func(name string, v any) (*string, error) {
-		if v == nil {
-			return nil, nil
+	str := func(v any) *string {
+		if s, ok := v.(string); ok {
+			return &s
 		}
-		s, ok := v.(string)
-		if !ok {
-			return nil, badRequest(scimerrors.ScimTypeInvalidValue, "%s must be a string.", name)
-		}
-		return &s, nil
+		return nil
 	}
-	var err error
+	rest := make(map[string]any, len(attrs))
 	for k, v := range attrs {
 		switch k {
 		case "userName":
-			in.UserName, err = str(k, v)
+			in.UserName = str(v)
 		case "externalId":
-			in.ExternalID, err = str(k, v)
+			in.ExternalID = str(v)
 		case "displayName":
-			in.DisplayName, err = str(k, v)
+			in.DisplayName = str(v)
 		case "locale":
-			in.Locale, err = str(k, v)
+			in.Locale = str(v)
 		case "active":
-			if v == nil {
-				continue
+			if b, ok := v.(bool); ok {
+				in.Active = &b
 			}
-			b, ok := v.(bool)
-			if !ok {
-				return in, badRequest(scimerrors.ScimTypeInvalidValue, "active must be a boolean.")
-			}
-			in.Active = &b
 		case "name":
-			if v == nil {
-				continue
-			}
-			m, ok := v.(map[string]any)
-			if !ok {
-				return in, badRequest(scimerrors.ScimTypeInvalidValue, "name must be an object.")
-			}
-			for nk, nv := range m {
+			name, _ := v.(map[string]any)
+			other := make(map[string]any, len(name))
+			for nk, nv := range name {
 				switch nk {
 				case "givenName":
-					in.GivenName, err = str("name.givenName", nv)
+					in.GivenName = str(nv)
 				case "familyName":
-					in.FamilyName, err = str("name.familyName", nv)
+					in.FamilyName = str(nv)
 				case "middleName":
-					in.MiddleName, err = str("name.middleName", nv)
+					in.MiddleName = str(nv)
 				case "formatted":
-					in.Formatted, err = str("name.formatted", nv)
-				}
-				if err != nil {
-					return in, err
+					in.Formatted = str(nv)
+				default:
+					other[nk] = nv
 				}
 			}
-			for _, p := range []**string{&in.GivenName, &in.FamilyName, &in.MiddleName, &in.Formatted} {
-				if *p == nil {
-					*p = new(string)
-				}
+			if len(other) > 0 {
+				rest["name"] = other
 			}
 		case "emails":
-			emails, err := readEmails(v)
-			if err != nil {
-				return in, err
+			list, _ := v.([]any)
+			for _, el := range list {
+				em, _ := el.(map[string]any)
+				e := store.Email{}
+				e.Value, _ = em["value"].(string)
+				e.Type, _ = em["type"].(string)
+				e.Display, _ = em["display"].(string)
+				e.Primary, _ = em["primary"].(bool)
+				if e.Value != "" {
+					in.Emails = append(in.Emails, e)
+				}
 			}
-			in.Emails = &emails
-		}
-		if err != nil {
-			return in, err
+		default:
+			rest[k] = v
 		}
 	}
-	return in, nil
+	if in.UserName == nil {
+		return in, badRequest(scimerrors.ScimTypeInvalidValue, "userName is required.")
+	}
+	var err error
+	in.Attributes, err = encodeAttributes(rest)
+	return in, err
 }
 
-func readEmails(v any) ([]store.Email, error) {
-	if v == nil {
-		return nil, nil
-	}
-	list, ok := v.([]any)
-	if !ok {
-		list = []any{v}
-	}
-	out := make([]store.Email, 0, len(list))
-	for _, e := range list {
-		m, ok := e.(map[string]any)
-		if !ok {
-			return nil, badRequest(scimerrors.ScimTypeInvalidValue, "emails must be a list of objects.")
-		}
-		var em store.Email
-		for k, v := range m {
-			switch k {
-			case "value":
-				em.Value, _ = v.(string)
-			case "type":
-				em.Type, _ = v.(string)
-			case "primary":
-				em.Primary, _ = v.(bool)
-			}
-		}
-		if em.Value != "" {
-			out = append(out, em)
-		}
-	}
-	return out, nil
-}
-
-// userAttributes renders u as SCIM attributes (without id, schemas and meta, which the
-// wrapped library adds, and with externalId, which PATCH may target).
-func userAttributes(u store.User) scim.ResourceAttributes {
-	name := map[string]any{"givenName": u.GivenName, "familyName": u.FamilyName}
-	if u.MiddleName != "" {
-		name["middleName"] = u.MiddleName
-	}
-	if u.Formatted != "" {
-		name["formatted"] = u.Formatted
-	}
-	a := scim.ResourceAttributes{
-		"userName": u.UserName,
-		"name":     name,
-		"active":   u.Active,
-		"emails":   emailsOf(u),
-	}
-	if u.DisplayName != "" {
-		a["displayName"] = u.DisplayName
-	}
-	if u.Locale != "" {
-		a["locale"] = u.Locale
-	}
-	if u.ExternalID != "" {
-		a["externalId"] = u.ExternalID
-	}
+// userTyped returns the attributes of u that store.User holds in fields: userName, active,
+// emails (the userName as the primary work email when none were sent: Okta's conformance test
+// reads emails[0].value), and name, displayName, locale and externalId when they have values.
+func userTyped(u store.User) map[string]any {
+	a := make(map[string]any, 12)
+	putTyped(a, make(map[string]any, 4), u)
+	a["emails"] = emailsOf(u)
 	return a
 }
 
+// putTyped puts u's typed attributes other than emails into m, the parts of its name into
+// name (which goes into m only if u has one).
+func putTyped(m, name map[string]any, u store.User) {
+	m["userName"] = u.UserName
+	m["active"] = u.Active
+	for i, v := range [...]string{u.GivenName, u.FamilyName, u.MiddleName, u.Formatted} {
+		if v != "" {
+			name[nameFields[i]] = v
+		}
+	}
+	if len(name) > 0 {
+		m["name"] = name
+	}
+	if u.DisplayName != "" {
+		m["displayName"] = u.DisplayName
+	}
+	if u.Locale != "" {
+		m["locale"] = u.Locale
+	}
+	if u.ExternalID != "" {
+		m["externalId"] = u.ExternalID
+	}
+}
+
+// userAttributes returns every attribute of u, decoded: the typed ones and the stored others
+// (numbers as the schema types them). With defaultEmail false, a user without emails has none
+// (the userName is not one).
+func (s *Server) userAttributes(u store.User, defaultEmail bool) (map[string]any, error) {
+	a := userTyped(u)
+	if !defaultEmail && len(u.Emails) == 0 {
+		delete(a, "emails")
+	}
+	if err := s.users.withStored(a, u.Attributes, true); err != nil {
+		return nil, err
+	}
+	return a, nil
+}
+
 // emailsOf returns the emails attribute: the ones stored, or the userName as the primary
-// work email (Okta's conformance test reads emails[0].value).
+// work email.
 func emailsOf(u store.User) []any {
 	if len(u.Emails) == 0 {
 		return []any{map[string]any{"value": u.UserName, "type": "work", "primary": true}}
 	}
 	out := make([]any, len(u.Emails))
 	for i, e := range u.Emails {
-		m := map[string]any{"value": e.Value}
-		if e.Type != "" {
-			m["type"] = e.Type
-		}
-		if e.Primary {
-			m["primary"] = true
-		}
+		m := make(map[string]any, 4)
+		putEmail(m, e)
 		out[i] = m
 	}
 	return out
 }
 
-// userResource renders u for the wrapped library, projected by the request's attributes and
-// excludedAttributes parameters.
-func (s *Server) userResource(r *http.Request, u store.User) scim.Resource {
-	attrs := userAttributes(u)
-	delete(attrs, "externalId")
-	q := r.URL.Query()
-	project(attrs, splitAttrs(q.Get("attributes")), splitAttrs(q.Get("excludedAttributes")))
-	res := scim.Resource{ID: u.ID, Attributes: attrs, Meta: metaOf(u.Created, u.LastModified, u.Version)}
-	if u.ExternalID != "" {
-		res.ExternalID = optional.NewString(u.ExternalID)
+// putEmail puts an email's sub-attributes into m (those with values).
+func putEmail(m map[string]any, e store.Email) {
+	m["value"] = e.Value
+	if e.Type != "" {
+		m["type"] = e.Type
 	}
-	return res
-}
-
-func metaOf(created, modified time.Time, version int64) scim.Meta {
-	c, m := created, modified
-	return scim.Meta{Created: &c, LastModified: &m, Version: fmt.Sprintf(`W/"%d"`, version)}
-}
-
-// patchError turns an error of ApplyPatch into a client error: ApplyPatch reports bad paths
-// and values with plain errors.
-func patchError(err error) error {
-	var se scimerrors.ScimError
-	if errors.As(err, &se) {
-		return se
+	if e.Display != "" {
+		m["display"] = e.Display
 	}
-	return badRequest(scimerrors.ScimTypeInvalidValue, "The patch operation cannot be applied to this resource.")
+	if e.Primary {
+		m["primary"] = true
+	}
 }
 
-// normalizeUserOps prepares validated PATCH operations for ApplyPatch:
-//   - a path-less add or replace becomes one operation per value key, so that keys such as
-//     "name.givenName" or "urn:...:User:employeeNumber" (Entra ID) reach their targets;
-//   - an add or replace of emails[type eq "work"].value when no work email exists adds one
-//     (Entra ID sends this when a user first gets an email).
-func normalizeUserOps(ops []scim.PatchOperation, attrs scim.ResourceAttributes) ([]scim.PatchOperation, error) {
-	out := make([]scim.PatchOperation, 0, len(ops))
+// userOutput returns u as a response's resource: its attributes, id, schemas and meta,
+// projected by p.
+func (s *Server) userOutput(u store.User, baseURL string, p projection) (map[string]any, error) {
+	m := userTyped(u)
+	if err := s.users.withStored(m, u.Attributes, !p.none() || s.users.special); err != nil {
+		return nil, err
+	}
+	loc := location(baseURL, "Users", u.ID)
+	s.users.finish(m, u.ID, metaJSON("User", u.Created, u.LastModified, loc, u.Version), p)
+	return m, nil
+}
+
+// renderUser encodes u as a response's resource.
+func (s *Server) renderUser(u store.User, baseURL string, p projection) ([]byte, error) {
+	m, err := s.userOutput(u, baseURL, p)
+	if err != nil {
+		return nil, err
+	}
+	return appendObject(make([]byte, 0, 512+len(u.Attributes)), m)
+}
+
+// patchTyped applies ops to old's fields directly when every operation sets or clears one of
+// active, userName, externalId, displayName, locale or a typed part of name, by a simple path
+// or a key of a path-less value, with a value of the attribute's type. It reports false when
+// an operation needs the general path (which also words the errors).
+func (s *Server) patchTyped(old store.User, ops []patchOp) (store.User, bool, error) {
+	next := old
 	for _, op := range ops {
-		if op.Path == nil && op.Op != scim.PatchOperationRemove {
-			m, ok := op.Value.(map[string]any)
-			if !ok {
-				return nil, badRequest(scimerrors.ScimTypeInvalidValue, "A patch operation without a path needs an object value.")
-			}
-			for k, v := range m {
-				p, err := parsePath(k)
-				if err != nil {
-					return nil, badRequest(scimerrors.ScimTypeInvalidPath, "A patch value names an unknown attribute.")
-				}
-				out = append(out, scim.PatchOperation{Op: op.Op, Path: &p, Value: v})
+		if op.path != "" {
+			if !setTyped(&next, op.op, op.path, op.value) {
+				return old, false, nil
 			}
 			continue
 		}
-		if op.Path != nil && op.Path.ValueExpression != nil && op.Path.SubAttribute != nil && op.Op != scim.PatchOperationRemove {
-			if added, ok := addMissingElement(op, attrs); ok {
-				out = append(out, added)
+		obj, ok := op.value.(map[string]any)
+		if !ok {
+			return old, false, nil
+		}
+		for k, v := range obj {
+			switch strings.ToLower(k) {
+			case "id", "meta", "schemas", "password":
 				continue
 			}
-		}
-		out = append(out, op)
-	}
-	return out, nil
-}
-
-// addMissingElement turns attr[sub2 eq "x"].sub = v into an add of {sub2: "x", sub: v} to
-// attr when no element of attr matches the filter.
-func addMissingElement(op scim.PatchOperation, attrs scim.ResourceAttributes) (scim.PatchOperation, bool) {
-	e, ok := op.Path.ValueExpression.(*filter.AttributeExpression)
-	if !ok || e.Operator != filter.EQ || e.AttributePath.SubAttribute != nil {
-		return op, false
-	}
-	lit, isStr := e.CompareValue.(string)
-	if !isStr {
-		return op, false
-	}
-	name := op.Path.AttributePath.AttributeName
-	if v, ok := lookup(attrs, name); ok {
-		for _, el := range asList(v) {
-			if m, ok := el.(map[string]any); ok && matches(e, m) {
-				return op, false
+			if !setTyped(&next, op.op, k, v) {
+				return old, false, nil
 			}
 		}
 	}
-	p := filter.Path{AttributePath: filter.AttributePath{AttributeName: name, URIPrefix: op.Path.AttributePath.URIPrefix}}
-	elem := map[string]any{e.AttributePath.AttributeName: lit, *op.Path.SubAttribute: op.Value}
-	return scim.PatchOperation{Op: scim.PatchOperationAdd, Path: &p, Value: []any{elem}}, true
+	return next, true, nil
+}
+
+// setTyped applies one add, replace or remove to a typed field of u, if path names one and
+// the operation can be applied there without the schema's help.
+func setTyped(u *store.User, op, path string, value any) bool {
+	if op == "add" && value == nil {
+		return false // the general path makes it the no-op it is
+	}
+	remove := op == "remove" || value == nil
+	if strings.EqualFold(path, "active") {
+		b, ok := stringBool(value).(bool)
+		if remove || !ok {
+			return false
+		}
+		u.Active = b
+		return true
+	}
+	var field *string
+	switch strings.ToLower(path) {
+	case "username":
+		if remove {
+			return false // required: the general path answers
+		}
+		field = &u.UserName
+	case "externalid":
+		field = &u.ExternalID
+	case "displayname":
+		field = &u.DisplayName
+	case "locale":
+		field = &u.Locale
+	case "name.givenname":
+		field = &u.GivenName
+	case "name.familyname":
+		field = &u.FamilyName
+	case "name.middlename":
+		field = &u.MiddleName
+	case "name.formatted":
+		field = &u.Formatted
+	default:
+		return false
+	}
+	if remove {
+		*field = ""
+		return true
+	}
+	str, ok := value.(string)
+	if !ok {
+		return false
+	}
+	*field = str
+	return true
 }

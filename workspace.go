@@ -193,12 +193,12 @@ func (s *Server) callWorkspaces(ctx context.Context, teamID string, job store.Jo
 	}
 	ws, err := s.cfg.Workspaces.MemberWorkspaces(ctx, teamID, job.UserID)
 	if err != nil {
-		return fmt.Errorf("teamscim: list workspaces: %w", err)
+		return wrapErr(err, "list workspaces")
 	}
 	plan := PlanWorkspaces(teamID, job.UserID, d.Reason, d.TransferTo, ws)
 	plan.Attempt = job.Attempts
 	if err := s.cfg.Workspaces.ApplyWorkspacePlan(ctx, plan); err != nil {
-		return fmt.Errorf("teamscim: apply workspace plan: %w", err)
+		return wrapErr(err, "apply workspace plan")
 	}
 	return nil
 }

@@ -97,12 +97,47 @@ func (l *idList) All() iter.Seq[string] {
 	}
 }
 
+// From yields the IDs greater than after (all of them when after is empty) in ascending
+// order, seeking the first in O(log n).
+func (l *idList) From(after string) iter.Seq[string] {
+	if after == "" {
+		return l.All()
+	}
+	return func(yield func(string) bool) {
+		bi, i, found := l.find(after)
+		if found {
+			i++
+		}
+		for ; bi < len(l.blocks); bi, i = bi+1, 0 {
+			for _, id := range l.blocks[bi][i:] {
+				if !yield(id) {
+					return
+				}
+			}
+		}
+	}
+}
+
+// ascendFrom is ascend over the IDs greater than after.
+func ascendFrom(live *idList, extra []string, after string) iter.Seq[string] {
+	if after != "" {
+		extra = extra[sort.SearchStrings(extra, after):]
+		if len(extra) > 0 && extra[0] == after {
+			extra = extra[1:]
+		}
+	}
+	return merge(live.From(after), extra)
+}
+
 // ascend yields, in ascending order, the union of the IDs of live and of extra, a sorted slice
 // of IDs that live does not hold (the IDs a transaction has created).
-func ascend(live *idList, extra []string) iter.Seq[string] {
+func ascend(live *idList, extra []string) iter.Seq[string] { return merge(live.All(), extra) }
+
+// merge yields, in ascending order, the union of the ascending IDs of live and of extra.
+func merge(live iter.Seq[string], extra []string) iter.Seq[string] {
 	return func(yield func(string) bool) {
 		j := 0
-		for id := range live.All() {
+		for id := range live {
 			for j < len(extra) && extra[j] < id {
 				if !yield(extra[j]) {
 					return

@@ -18,9 +18,12 @@
 // An Update does not copy the team. It stages its writes in an overlay (users, groups and keys
 // by ID, the team record, membership changes, and the index entries its writes change, with
 // tombstones for entries they remove) that the transaction's own reads consult before the team.
-// The externalId index, which maps an externalId to the set of IDs of the users that share it
-// (externalId is not unique), is staged like memberships: per (externalId, user ID) pair, added
-// or removed, so that a rename moves one ID between two sets in O(1).
+// The externalId and email indexes, which map an externalId or a folded email to the IDs of
+// the users that have it (neither is unique), are staged like memberships: per (key, user ID)
+// pair, added or removed, so that a rename moves one ID between two sets in O(1). Committed,
+// they hold a key's single ID inline and make a set only for a key several users share. The
+// email index leaves out the email that folds to the user's own userName (the common single
+// email): UsersByEmail finds that one through the userName index, so it costs nothing.
 // If fn returns nil the overlay is applied to the team; otherwise it is dropped. The cost of an
 // Update is therefore proportional to what fn reads and writes, not to the size of the team
 // (the IDs an Update creates are sorted once, when a list needs them or at commit, so an
@@ -37,8 +40,8 @@
 // # Cost of reads
 //
 // Lookups by ID, folded userName, displayName and digest are map lookups. UsersByExternalID
-// is a map lookup that collects and sorts the IDs sharing the externalId: O(k log k) for k
-// such users, whatever the size of the team.
+// and UsersByEmail are map lookups that collect and sort the IDs sharing the key: O(k log k)
+// for k such users, whatever the size of the team.
 // CountUsers is O(1) (the team keeps a count per Deleted/Active/Seat combination). ListUsers
 // and ListGroups walk the IDs in order (kept in an idList), so a page costs O(offset + limit)
 // plus the users a filter skips. ListMembers sorts the group's member IDs on every call,
@@ -48,7 +51,8 @@
 //
 // # Values
 //
-// Every value is copied in and out (slices included). Times are truncated to the millisecond
+// Every value is copied in and out (slices included; User.Attributes and Group.Attributes are
+// kept as the bytes given, compact as the root package writes them). Times are truncated to the millisecond
 // and converted to UTC when written.
 package memstore
 
@@ -96,11 +100,15 @@ type team struct {
 	rec  store.Team
 	keys map[string]store.APIKey // by key ID
 
-	users      map[string]store.User          // by ID
-	userByName map[string]string              // store.Fold(UserName) → user ID
-	userByExt  map[string]map[string]struct{} // non-empty ExternalID → IDs of the users that have it
-	userIDs    idList
-	userCounts counts
+	users      map[string]store.User // by ID
+	userByName map[string]string     // store.Fold(UserName) → user ID
+	userByExt  multiIndex            // non-empty ExternalID → IDs of the users that have it
+	// userByEmail indexes the folded values of the users' emails, except a value that folds
+	// to the user's own folded userName: UsersByEmail finds that one through userByName, so
+	// that the common single email equal to the userName costs no index entry.
+	userByEmail multiIndex
+	userIDs     idList
+	userCounts  counts
 
 	groups      map[string]store.Group // by ID
 	groupByName map[string]string      // DisplayName → group ID
@@ -194,6 +202,7 @@ func normTeam(t store.Team) store.Team {
 func copyUser(u store.User) store.User {
 	u.Roles = slices.Clone(u.Roles)
 	u.Emails = slices.Clone(u.Emails)
+	u.Attributes = slices.Clone(u.Attributes)
 	return u
 }
 
@@ -206,6 +215,7 @@ func normUser(u store.User) store.User {
 
 func copyGroup(g store.Group) store.Group {
 	g.Roles = slices.Clone(g.Roles)
+	g.Attributes = slices.Clone(g.Attributes)
 	return g
 }
 
@@ -260,7 +270,8 @@ func (s *Store) CreateTeam(ctx context.Context, t store.Team) error {
 		keys:        make(map[string]store.APIKey),
 		users:       make(map[string]store.User),
 		userByName:  make(map[string]string),
-		userByExt:   make(map[string]map[string]struct{}),
+		userByExt:   make(multiIndex),
+		userByEmail: make(multiIndex),
 		groups:      make(map[string]store.Group),
 		groupByName: make(map[string]string),
 		members:     make(map[string]map[string]struct{}),
@@ -377,7 +388,8 @@ func (s *Store) Update(ctx context.Context, teamID string, fn func(ctx context.C
 		write:       true,
 		users:       make(map[string]*store.User),
 		userByName:  make(map[string]string),
-		userByExt:   make(map[string]map[string]bool),
+		userByExt:   make(staged),
+		userByEmail: make(staged),
 		groups:      make(map[string]*store.Group),
 		groupByName: make(map[string]string),
 		members:     make(map[string]*memberDelta),
@@ -416,11 +428,12 @@ type tx struct {
 	rec     *store.Team // the team record, if updated
 	deleted bool        // DeleteTeam was called: the commit deletes the team, nothing else
 
-	users      map[string]*store.User // created, updated or (nil) deleted users
-	newUserIDs idSet                  // IDs of created users that the team does not have (some may be deleted again)
-	userByName map[string]string
-	userByExt  map[string]map[string]bool // ExternalID → user ID → has it after the transaction
-	userDelta  counts
+	users       map[string]*store.User // created, updated or (nil) deleted users
+	newUserIDs  idSet                  // IDs of created users that the team does not have (some may be deleted again)
+	userByName  map[string]string
+	userByExt   staged // ExternalID → user ID → has it after the transaction
+	userByEmail staged // folded email → user ID → has it after the transaction
+	userDelta   counts
 
 	groups      map[string]*store.Group
 	newGroupIDs idSet // IDs of groups created here that the team does not have (some may be deleted again)
@@ -487,39 +500,44 @@ func lookupIndex(overlay, live map[string]string, k string) (string, bool) {
 	return id, ok
 }
 
-// usersByExt returns, in ascending order, the IDs of the users whose ExternalID is ext after
-// the transaction's writes.
-func (x *tx) usersByExt(ext string) []string {
-	live := x.t.userByExt[ext]
-	d := x.userByExt[ext] // nil in a View
-	ids := make([]string, 0, len(live)+len(d))
-	for id := range live {
-		if has, ok := d[id]; ok && !has {
-			continue
-		}
-		ids = append(ids, id)
+// emailKeys returns the keys under which userByEmail indexes u: the folded values of its
+// emails, without the one that folds to its folded userName.
+func emailKeys(u store.User) []string {
+	if len(u.Emails) == 0 {
+		return nil
 	}
-	for id, has := range d {
-		if _, isLive := live[id]; has && !isLive {
-			ids = append(ids, id)
+	name := store.Fold(u.UserName)
+	var keys []string
+	for _, e := range u.Emails {
+		if k := store.Fold(e.Value); k != "" && k != name && !slices.Contains(keys, k) {
+			keys = append(keys, k)
 		}
 	}
-	slices.Sort(ids)
-	return ids
+	return keys
 }
 
-// setExt records whether user id has externalId ext after the transaction. An empty ext is
-// not indexed.
-func (x *tx) setExt(ext, id string, has bool) {
-	if ext == "" {
-		return
+// indexUser stages u's externalId and email index entries (has) or their removal.
+func (x *tx) indexUser(u store.User, has bool) {
+	x.userByExt.set(u.ExternalID, u.ID, has)
+	for _, k := range emailKeys(u) {
+		x.userByEmail.set(k, u.ID, has)
 	}
-	d := x.userByExt[ext]
-	if d == nil {
-		d = make(map[string]bool)
-		x.userByExt[ext] = d
+}
+
+// reindexUser stages the index changes of an update from old to u, if there are any.
+func (x *tx) reindexUser(old, u store.User) {
+	if old.ExternalID != u.ExternalID {
+		x.userByExt.set(old.ExternalID, u.ID, false)
+		x.userByExt.set(u.ExternalID, u.ID, true)
 	}
-	d[id] = has
+	if oldKeys, keys := emailKeys(old), emailKeys(u); !slices.Equal(oldKeys, keys) {
+		for _, k := range oldKeys {
+			x.userByEmail.set(k, u.ID, false)
+		}
+		for _, k := range keys {
+			x.userByEmail.set(k, u.ID, true)
+		}
+	}
 }
 
 func (x *tx) group(id string) (store.Group, bool) {
@@ -738,7 +756,7 @@ func (x *tx) CreateUser(ctx context.Context, u store.User) error {
 	}
 	x.users[u.ID] = &u
 	x.userByName[folded] = u.ID
-	x.setExt(u.ExternalID, u.ID, true)
+	x.indexUser(u, true)
 	x.userDelta.add(u, 1)
 	return nil
 }
@@ -777,7 +795,33 @@ func (x *tx) UsersByExternalID(ctx context.Context, externalID string) ([]store.
 	if externalID == "" {
 		return []store.User{}, nil
 	}
-	ids := x.usersByExt(externalID)
+	ids := lookup(x.t.userByExt, x.userByExt, externalID)
+	out := make([]store.User, 0, len(ids))
+	for _, id := range ids {
+		if u, ok := x.user(id); ok {
+			out = append(out, copyUser(u))
+		}
+	}
+	return out, nil
+}
+
+// UsersByEmail implements store.Tx. It costs O(k log k) for the k users that have the email.
+func (x *tx) UsersByEmail(ctx context.Context, email string) ([]store.User, error) {
+	if err := x.check(ctx, false); err != nil {
+		return nil, err
+	}
+	key := store.Fold(email)
+	if key == "" {
+		return []store.User{}, nil
+	}
+	ids := lookup(x.t.userByEmail, x.userByEmail, key)
+	if id, ok := lookupIndex(x.userByName, x.t.userByName, key); ok {
+		// The email that folds to the user's own userName is not in userByEmail.
+		if u, ok := x.user(id); ok && slices.ContainsFunc(u.Emails, func(e store.Email) bool { return store.Fold(e.Value) == key }) {
+			ids = append(ids, id)
+			slices.Sort(ids)
+		}
+	}
 	out := make([]store.User, 0, len(ids))
 	for _, id := range ids {
 		if u, ok := x.user(id); ok {
@@ -805,10 +849,7 @@ func (x *tx) UpdateUser(ctx context.Context, u store.User) error {
 		x.userByName[oldFolded] = ""
 		x.userByName[folded] = u.ID
 	}
-	if u.ExternalID != old.ExternalID {
-		x.setExt(old.ExternalID, u.ID, false)
-		x.setExt(u.ExternalID, u.ID, true)
-	}
+	x.reindexUser(old, u)
 	x.userDelta.add(old, -1)
 	x.userDelta.add(u, 1)
 	x.users[u.ID] = &u
@@ -829,21 +870,22 @@ func (x *tx) DeleteUser(ctx context.Context, id string) error {
 		x.delta(g).set[id] = false
 	}
 	x.userByName[store.Fold(old.UserName)] = ""
-	x.setExt(old.ExternalID, id, false)
+	x.indexUser(old, false)
 	x.userDelta.add(old, -1)
 	x.users[id] = nil // ListUsers skips it; it may stay in newUserIDs
 	return nil
 }
 
-// ListUsers implements store.Tx. It walks the users in ID order from the first, so a page
-// costs O(offset + limit) plus the users f skips; the total comes from the counts.
+// ListUsers implements store.Tx. It walks the users in ID order from the first (or, with
+// ListOptions.After, from the cursor, found in O(log n)), so a page costs O(offset + limit)
+// plus the users f skips; the total comes from the counts.
 func (x *tx) ListUsers(ctx context.Context, f store.UserFilter, o store.ListOptions) (store.Page[store.User], error) {
 	if err := x.check(ctx, false); err != nil {
 		return store.Page[store.User]{}, err
 	}
 	total := x.t.userCounts.count(&x.userDelta, f)
 	skip := max(o.Offset, 0)
-	want := total - skip // matches left after the offset
+	want := total - skip // matches left after the offset (at most, after a cursor)
 	if o.Limit > 0 {
 		want = min(want, o.Limit)
 	}
@@ -851,7 +893,7 @@ func (x *tx) ListUsers(ctx context.Context, f store.UserFilter, o store.ListOpti
 		return store.Page[store.User]{Items: []store.User{}, Total: total}, nil
 	}
 	items := make([]store.User, 0, want)
-	for id := range ascend(&x.t.userIDs, x.newUserIDs.sorted()) {
+	for id := range ascendFrom(&x.t.userIDs, x.newUserIDs.sorted(), o.After) {
 		u, ok := x.user(id)
 		if !ok || !f.Matches(u) {
 			continue
@@ -987,7 +1029,7 @@ func (x *tx) ListGroups(ctx context.Context, o store.ListOptions) (store.Page[st
 		return store.Page[store.Group]{Items: []store.Group{}, Total: total}, nil
 	}
 	items := make([]store.Group, 0, want)
-	for id := range ascend(&x.t.groupIDs, x.newGroupIDs.sorted()) {
+	for id := range ascendFrom(&x.t.groupIDs, x.newGroupIDs.sorted(), o.After) {
 		g, ok := x.group(id)
 		if !ok {
 			continue // deleted in this transaction
@@ -1337,15 +1379,8 @@ func (x *tx) commit() error {
 		t.users[id] = *u
 	}
 	applyIndex(t.userByName, x.userByName)
-	for ext, d := range x.userByExt {
-		for id, has := range d {
-			if has {
-				link(t.userByExt, ext, id)
-			} else {
-				unlink(t.userByExt, ext, id)
-			}
-		}
-	}
+	x.userByExt.apply(t.userByExt)
+	x.userByEmail.apply(t.userByEmail)
 	t.userCounts.merge(&x.userDelta)
 
 	for id, g := range x.groups {

@@ -40,13 +40,13 @@ func OpenPool(t testing.TB, schema string) *pgxpool.Pool { return pgtest.Pool(t,
 func CopyUsers(ctx context.Context, pool *pgxpool.Pool, teamID string, users []store.User) error {
 	cols := []string{"team_id", "user_name_key", "external_id_key", "id", "user_name", "external_id", "given_name",
 		"family_name", "middle_name", "formatted", "display_name", "locale", "emails", "active", "deleted", "managed",
-		"pending", "seat", "via_groups", "roles", "created", "last_modified", "version"}
+		"pending", "seat", "via_groups", "roles", "created", "last_modified", "version", "attributes", "email_keys"}
 	_, err := pool.CopyFrom(ctx, pgx.Identifier{"teamscim_users"}, cols, pgx.CopyFromSlice(len(users), func(i int) ([]any, error) {
 		u := users[i]
 		return []any{teamID, userNameKey(u.UserName), externalIDKey(u.ExternalID), u.ID, u.UserName, u.ExternalID,
 			u.GivenName, u.FamilyName, u.MiddleName, u.Formatted, u.DisplayName, u.Locale, toEmails(u.Emails),
 			u.Active, u.Deleted, u.Managed, u.Pending, u.Seat, u.ViaGroups, strs(u.Roles), ts(u.Created),
-			ts(u.LastModified), u.Version}, nil
+			ts(u.LastModified), u.Version, toAttributes(u.Attributes), emailKeys(u.Emails)}, nil
 	}))
 	return err
 }

@@ -346,13 +346,13 @@ func (x *tx) CreateUser(ctx context.Context, u store.User) error {
 	if err := checkUser(u); err != nil {
 		return err
 	}
-	tag, err := x.exec(ctx, "create user", `INSERT INTO teamscim_users (team_id, user_name_key, external_id_key, `+userCols+`)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23)
+	tag, err := x.exec(ctx, "create user", `INSERT INTO teamscim_users (team_id, user_name_key, external_id_key, email_keys, `+userCols+`)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24, $25)
 		ON CONFLICT DO NOTHING`,
-		x.teamID, userNameKey(u.UserName), externalIDKey(u.ExternalID),
+		x.teamID, userNameKey(u.UserName), externalIDKey(u.ExternalID), emailKeys(u.Emails),
 		u.ID, u.UserName, u.ExternalID, u.GivenName, u.FamilyName, u.MiddleName, u.Formatted, u.DisplayName, u.Locale,
 		toEmails(u.Emails), u.Active, u.Deleted, u.Managed, u.Pending, u.Seat, u.ViaGroups, strs(u.Roles),
-		ts(u.Created), ts(u.LastModified), u.Version)
+		ts(u.Created), ts(u.LastModified), u.Version, toAttributes(u.Attributes))
 	if err != nil {
 		return err
 	}
@@ -409,6 +409,29 @@ func (x *tx) UsersByExternalID(ctx context.Context, externalID string) ([]store.
 	return users, err
 }
 
+// UsersByEmail implements store.Tx through the index of the users' folded email digests.
+func (x *tx) UsersByEmail(ctx context.Context, email string) ([]store.User, error) {
+	if err := x.check(ctx, false); err != nil {
+		return nil, err
+	}
+	key := store.Fold(email)
+	if key == "" || !storable(email) {
+		return []store.User{}, nil
+	}
+	users, err := queryAll(ctx, x, "users by email", scanUser, `SELECT `+userCols+` FROM teamscim_users
+		WHERE team_id = $1 AND email_keys @> ARRAY[$2::bytea] ORDER BY id`, x.teamID, digestOf(key))
+	if err != nil {
+		return nil, err
+	}
+	out := []store.User{}
+	for _, u := range users { // a digest match is checked against the values themselves
+		if slices.ContainsFunc(u.Emails, func(e store.Email) bool { return store.Fold(e.Value) == key }) {
+			out = append(out, u)
+		}
+	}
+	return out, nil
+}
+
 // UpdateUser implements store.Tx.
 func (x *tx) UpdateUser(ctx context.Context, u store.User) error {
 	if err := x.check(ctx, true); err != nil {
@@ -427,13 +450,14 @@ func (x *tx) UpdateUser(ctx context.Context, u store.User) error {
 	tag, err := x.exec(ctx, "update user", `UPDATE teamscim_users SET user_name_key = $3, external_id_key = $4,
 		user_name = $5, external_id = $6, given_name = $7, family_name = $8, middle_name = $9, formatted = $10,
 		display_name = $11, locale = $12, emails = $13, active = $14, deleted = $15, managed = $16, pending = $17,
-		seat = $18, via_groups = $19, roles = $20, created = $21, last_modified = $22, version = $23
+		seat = $18, via_groups = $19, roles = $20, created = $21, last_modified = $22, version = $23,
+		attributes = $24, email_keys = $25
 		WHERE team_id = $1 AND id = $2 AND NOT EXISTS (
 			SELECT 1 FROM teamscim_users o WHERE o.team_id = $1 AND o.user_name_key = $3 AND o.id <> $2)`,
 		x.teamID, u.ID, nameKey, externalIDKey(u.ExternalID),
 		u.UserName, u.ExternalID, u.GivenName, u.FamilyName, u.MiddleName, u.Formatted, u.DisplayName, u.Locale,
 		toEmails(u.Emails), u.Active, u.Deleted, u.Managed, u.Pending, u.Seat, u.ViaGroups, strs(u.Roles),
-		ts(u.Created), ts(u.LastModified), u.Version)
+		ts(u.Created), ts(u.LastModified), u.Version, toAttributes(u.Attributes), emailKeys(u.Emails))
 	if err != nil {
 		return err
 	}
@@ -503,8 +527,8 @@ func (x *tx) ListUsers(ctx context.Context, f store.UserFilter, o store.ListOpti
 	args := []any{x.teamID, f.IncludeDeleted, f.Active, f.Seat}
 	return countThenPage(ctx, x, "list users", scanUser,
 		`SELECT coalesce(sum(n), 0)::bigint FROM teamscim_user_counts WHERE `+userFilterSQL, args,
-		`SELECT `+userCols+` FROM teamscim_users WHERE `+userFilterSQL+` ORDER BY id OFFSET $5 LIMIT $6`,
-		append(args, offset, limit))
+		`SELECT `+userCols+` FROM teamscim_users WHERE `+userFilterSQL+` AND id > $7 ORDER BY id OFFSET $5 LIMIT $6`,
+		append(args, offset, limit, o.After))
 }
 
 // CountUsers implements store.Tx: it sums at most eight rows of the maintained counts.
@@ -532,9 +556,9 @@ func (x *tx) CreateGroup(ctx context.Context, g store.Group) error {
 		return err
 	}
 	tag, err := x.exec(ctx, "create group", `INSERT INTO teamscim_groups (team_id, display_name_key, `+groupCols+`)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT DO NOTHING`,
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) ON CONFLICT DO NOTHING`,
 		x.teamID, digestOf(g.DisplayName), g.ID, g.DisplayName, g.ExternalID, strs(g.Roles),
-		ts(g.Created), ts(g.LastModified), g.Version)
+		ts(g.Created), ts(g.LastModified), g.Version, toAttributes(g.Attributes))
 	if err != nil {
 		return err
 	}
@@ -590,10 +614,11 @@ func (x *tx) UpdateGroup(ctx context.Context, g store.Group) error {
 	}
 	key := digestOf(g.DisplayName)
 	tag, err := x.exec(ctx, "update group", `UPDATE teamscim_groups SET display_name_key = $3, display_name = $4,
-		external_id = $5, roles = $6, created = $7, last_modified = $8, version = $9
+		external_id = $5, roles = $6, created = $7, last_modified = $8, version = $9, attributes = $10
 		WHERE team_id = $1 AND id = $2 AND NOT EXISTS (
 			SELECT 1 FROM teamscim_groups o WHERE o.team_id = $1 AND o.display_name_key = $3 AND o.id <> $2)`,
-		x.teamID, g.ID, key, g.DisplayName, g.ExternalID, strs(g.Roles), ts(g.Created), ts(g.LastModified), g.Version)
+		x.teamID, g.ID, key, g.DisplayName, g.ExternalID, strs(g.Roles), ts(g.Created), ts(g.LastModified), g.Version,
+		toAttributes(g.Attributes))
 	if err != nil {
 		return err
 	}
@@ -633,8 +658,8 @@ func (x *tx) ListGroups(ctx context.Context, o store.ListOptions) (store.Page[st
 	offset, limit := page(o)
 	return countThenPage(ctx, x, "list groups", scanGroup,
 		`SELECT count(*) FROM teamscim_groups WHERE team_id = $1`, []any{x.teamID},
-		`SELECT `+groupCols+` FROM teamscim_groups WHERE team_id = $1 ORDER BY id OFFSET $2 LIMIT $3`,
-		[]any{x.teamID, offset, limit})
+		`SELECT `+groupCols+` FROM teamscim_groups WHERE team_id = $1 AND id > $4 ORDER BY id OFFSET $2 LIMIT $3`,
+		[]any{x.teamID, offset, limit, o.After})
 }
 
 // ---- members ----

@@ -1,9 +1,12 @@
 package pgstore
 
 import (
+	"bytes"
 	"crypto/sha256"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -94,13 +97,25 @@ func checkTeam(t store.Team) error {
 	return checkStrings("team verified domains", t.VerifiedDomains...)
 }
 
+// checkAttributes refuses an attributes object that jsonb cannot store: one with an escaped
+// NUL character (the root package refuses NUL in requests; this keeps the store's own promise).
+func checkAttributes(what string, a json.RawMessage) error {
+	if bytes.Contains(a, []byte(`\u0000`)) {
+		return fmt.Errorf("%w (%s attributes)", errUnstorable, what)
+	}
+	return nil
+}
+
 func checkUser(u store.User) error {
+	if err := checkAttributes("user", u.Attributes); err != nil {
+		return err
+	}
 	if err := checkStrings("user", u.ID, u.UserName, u.ExternalID, u.GivenName, u.FamilyName, u.MiddleName,
 		u.Formatted, u.DisplayName, u.Locale); err != nil {
 		return err
 	}
 	for _, e := range u.Emails {
-		if err := checkStrings("user emails", e.Value, e.Type); err != nil {
+		if err := checkStrings("user emails", e.Value, e.Type, e.Display); err != nil {
 			return err
 		}
 	}
@@ -108,6 +123,9 @@ func checkUser(u store.User) error {
 }
 
 func checkGroup(g store.Group) error {
+	if err := checkAttributes("group", g.Attributes); err != nil {
+		return err
+	}
 	if err := checkStrings("group", g.ID, g.DisplayName, g.ExternalID); err != nil {
 		return err
 	}
@@ -118,6 +136,7 @@ func checkGroup(g store.Group) error {
 type email struct {
 	Value   string `json:"value"`
 	Type    string `json:"type,omitempty"`
+	Display string `json:"display,omitempty"`
 	Primary bool   `json:"primary,omitempty"`
 }
 
@@ -138,6 +157,38 @@ func fromEmails(es []email) []store.Email {
 		out[i] = store.Email(e)
 	}
 	return out
+}
+
+// toAttributes is the value of an attributes column: the object, or an empty one for none.
+func toAttributes(a json.RawMessage) json.RawMessage {
+	if len(a) == 0 {
+		return json.RawMessage("{}")
+	}
+	return a
+}
+
+// fromAttributes is a stored attributes object as the store returns it: nil for an empty one.
+func fromAttributes(a json.RawMessage) json.RawMessage {
+	if len(bytes.TrimSpace(a)) == 2 { // "{}": jsonb's text of an empty object
+		return nil
+	}
+	return a
+}
+
+// emailKeys are the index keys of the user's email values: the digests of their folded forms,
+// each once.
+func emailKeys(es []store.Email) [][]byte {
+	keys := make([][]byte, 0, len(es))
+	for _, e := range es {
+		if e.Value == "" {
+			continue
+		}
+		k := digestOf(store.Fold(e.Value))
+		if !slices.ContainsFunc(keys, func(o []byte) bool { return bytes.Equal(o, k) }) {
+			keys = append(keys, k)
+		}
+	}
+	return keys
 }
 
 func scanTeam(r scanner) (store.Team, error) {
@@ -171,7 +222,7 @@ func scanKey(r scanner) (store.APIKey, error) {
 }
 
 const userCols = `id, user_name, external_id, given_name, family_name, middle_name, formatted, display_name, locale,
-	emails, active, deleted, managed, pending, seat, via_groups, roles, created, last_modified, version`
+	emails, active, deleted, managed, pending, seat, via_groups, roles, created, last_modified, version, attributes`
 
 func scanUser(r scanner) (store.User, error) {
 	var u store.User
@@ -179,22 +230,24 @@ func scanUser(r scanner) (store.User, error) {
 	var created, modified pgtype.Timestamptz
 	if err := r.Scan(&u.ID, &u.UserName, &u.ExternalID, &u.GivenName, &u.FamilyName, &u.MiddleName, &u.Formatted,
 		&u.DisplayName, &u.Locale, &emails, &u.Active, &u.Deleted, &u.Managed, &u.Pending, &u.Seat, &u.ViaGroups,
-		&u.Roles, &created, &modified, &u.Version); err != nil {
+		&u.Roles, &created, &modified, &u.Version, &u.Attributes); err != nil {
 		return store.User{}, err
 	}
+	u.Attributes = fromAttributes(u.Attributes)
 	u.Emails = fromEmails(emails)
 	u.Created, u.LastModified = fromTS(created), fromTS(modified)
 	return u, nil
 }
 
-const groupCols = `id, display_name, external_id, roles, created, last_modified, version`
+const groupCols = `id, display_name, external_id, roles, created, last_modified, version, attributes`
 
 func scanGroup(r scanner) (store.Group, error) {
 	var g store.Group
 	var created, modified pgtype.Timestamptz
-	if err := r.Scan(&g.ID, &g.DisplayName, &g.ExternalID, &g.Roles, &created, &modified, &g.Version); err != nil {
+	if err := r.Scan(&g.ID, &g.DisplayName, &g.ExternalID, &g.Roles, &created, &modified, &g.Version, &g.Attributes); err != nil {
 		return store.Group{}, err
 	}
+	g.Attributes = fromAttributes(g.Attributes)
 	g.Created, g.LastModified = fromTS(created), fromTS(modified)
 	return g, nil
 }

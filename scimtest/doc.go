@@ -39,7 +39,10 @@
 // Steps tagged TagProduct check a Postman product rule as teamscim implements it (group
 // members must be provisioned users, a deactivated member leaves every group, a deleted
 // member is re-linked by a later POST, ...). A generic SCIM server leaves them out with
-// Target.Skip. Untagged steps ask only for what RFC 7643/7644 and the IdPs require.
+// Target.Skip. Steps tagged TagAttributes check that every attribute of an IdP's default
+// mapping (Entra's title, addresses, phoneNumbers, enterprise extension, ...) is kept, returned
+// and patched; a server that keeps only the core attributes leaves them out the same way.
+// Untagged steps ask only for what RFC 7643/7644 and the IdPs require.
 //
 // userNames: Okta sends the user's login and Entra the user principal name, both email-shaped,
 // so their flows use emails. OneLogin sends its Username unless the admin maps scimusername to

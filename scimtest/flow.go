@@ -40,8 +40,9 @@ type Step struct {
 	Expect string `json:"expect"`
 	// Consequence says what goes wrong in the IdP when the server does not.
 	Consequence string `json:"consequence"`
-	// Tags mark steps that check more than RFC 7643/7644 require. TagProduct marks a Postman
-	// (teamscim) product rule; Target.Skip leaves tagged steps out.
+	// Tags mark steps that a generic server may leave out: TagProduct marks a Postman
+	// (teamscim) product rule, TagAttributes the full attribute set an IdP sends; Target.Skip
+	// leaves tagged steps out.
 	Tags []string `json:"tags,omitempty"`
 
 	// Method is the HTTP method: GET, POST, PUT, PATCH or DELETE.
@@ -75,6 +76,14 @@ type Step struct {
 // rather than RFC 7644 behaviour, for example "group members must be provisioned first". A
 // generic SCIM server skips it with Target.Skip = []string{TagProduct}.
 const TagProduct = "product"
+
+// TagAttributes marks a step that checks the server keeps, returns and patches every
+// attribute of an IdP's default attribute mapping (Entra's title, phoneNumbers, addresses,
+// preferredLanguage, the enterprise extension's employeeNumber, department and manager, ...),
+// beyond userName, name, emails, active and externalId. RFC 7643 defines them all, but many
+// servers keep only what their product uses; such a server skips these steps with
+// Target.Skip = []string{TagAttributes}.
+const TagAttributes = "attributes"
 
 // Statuses are the HTTP statuses a step accepts. In JSON a single status may be written as a
 // number.

@@ -27,6 +27,20 @@
 // team is group membership), User.Pending (an invitation not yet accepted). A store never
 // computes them; it counts users by Seat (UserFilter.Seat) so that a seat count is one call.
 //
+// # Attributes beyond the typed fields
+//
+// User and Group carry the SCIM attributes that rules and indexes use as typed fields
+// (userName, externalId, name, displayName, locale, emails and active; displayName and
+// externalId). Every other attribute an identity provider sends lives in one field,
+// Attributes: a JSON object whose keys are attribute names as the schema spells them
+// ("nickName", "phoneNumbers", ...), with each extension's attributes nested in an object under
+// the extension's schema URN, and the sub-attributes of a user's name that have no typed field
+// (honorificPrefix, honorificSuffix) under "name". The root package decides what goes there and
+// writes compact JSON; a store keeps it as a JSON object, reads nothing in it and indexes
+// nothing in it. A store may return it re-encoded (PostgreSQL's jsonb reorders keys and changes
+// whitespace), so it is compared semantically, never byte for byte. nil and an empty object
+// both mean no such attributes, and a store may return either for the other.
+//
 // # Jobs and overage records
 //
 // A Job is a host hook call (a workspace hand-over, for example) that the root package commits
@@ -51,6 +65,9 @@
 // included, may share an externalId; UsersByExternalID returns them all. It is compared
 // case-exactly, and an empty externalId is not indexed.
 //
+// The values of User.Emails are indexed too, not unique, compared case-insensitively (Fold):
+// UsersByEmail returns every user that has an email with that value.
+//
 // # Errors
 //
 // Stores wrap ErrNotFound and ErrConflict with %w; callers test them with errors.Is. A cancelled
@@ -61,6 +78,7 @@ package store
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"strings"
 	"time"
@@ -150,6 +168,10 @@ type Tx interface {
 	// an error: it returns no users and a nil error. It uses an index: it does not scan the
 	// team.
 	UsersByExternalID(ctx context.Context, externalID string) ([]User, error)
+	// UsersByEmail returns every user (deleted ones included) one of whose Emails has a Value
+	// whose Fold equals Fold(email), ordered by ID; an empty email matches none. No match is
+	// not an error. It uses an index: it does not scan the team.
+	UsersByEmail(ctx context.Context, email string) ([]User, error)
 	// UpdateUser replaces a stored user (matched by ID). ErrNotFound if absent;
 	// ErrConflict if the new folded userName belongs to another user.
 	UpdateUser(ctx context.Context, u User) error
@@ -216,6 +238,11 @@ type Tx interface {
 type ListOptions struct {
 	Offset int
 	Limit  int
+	// After, when not empty, starts the list after the item with this ID (keyset paging,
+	// so that walking a whole team costs O(n), not O(n²) as growing offsets do); Offset then
+	// counts from there. Total is unaffected. ListUsers and ListGroups honour it; the other
+	// lists ignore it.
+	After string
 }
 
 // Page is one page of a list and the total number of items the list has.
@@ -317,6 +344,9 @@ type User struct {
 	// Emails are the addresses the IdP sent, in order. Empty means the userName is the
 	// member's only (work, primary) email.
 	Emails []Email
+	// Attributes holds the user's other SCIM attributes as a JSON object (see the package
+	// documentation); nil when there are none.
+	Attributes json.RawMessage
 	// Active is false for deactivated (deprovisioned) members.
 	Active bool
 	// Deleted marks a member hidden by DELETE /Users: the account and its data remain,
@@ -345,6 +375,7 @@ type User struct {
 type Email struct {
 	Value   string
 	Type    string
+	Display string
 	Primary bool
 }
 
@@ -354,6 +385,9 @@ type Group struct {
 	ID          string
 	DisplayName string
 	ExternalID  string
+	// Attributes holds the group's other SCIM attributes (those of extensions) as a JSON
+	// object (see the package documentation); nil when there are none.
+	Attributes json.RawMessage
 	// Roles are the team roles the group grants its members.
 	Roles        []string
 	Created      time.Time

@@ -17,8 +17,9 @@
 //	-idp list           the IdPs whose flows run: okta, entra, onelogin (default all of them)
 //	-tags list          the tagged steps to run: all (default), none, or a list such as
 //	                    "product"; untagged steps always run. Steps tagged product check
-//	                    Postman's product rules (teamscim's); use -tags none for a generic
-//	                    SCIM server.
+//	                    Postman's product rules (teamscim's), steps tagged attributes that
+//	                    every attribute of Entra's default mapping is kept; use -tags none
+//	                    for a generic SCIM server that keeps only the core attributes.
 //	-email-usernames    OneLogin userNames are emails too, for a server that requires email
 //	                    userNames (teamscim does unless run with -require-email=false)
 //	-domain d           email domain of the userNames created (default example.com)

@@ -114,6 +114,7 @@ import (
 	"strings"
 	"syscall"
 	"time"
+	"unicode"
 
 	"github.com/jackc/pgx/v5/pgxpool"
 	"go.opentelemetry.io/otel/metric"
@@ -548,11 +549,64 @@ func demoWorkspaces(svc *memworkspace.Service, teamID, userID string) {
 	}
 }
 
+// writeJSON writes a /debug answer: v as JSON, with every object key in lower camel case
+// ("teamId", "inUse"), the one key style of these endpoints, whatever the Go field names.
 func writeJSON(w http.ResponseWriter, v any) {
 	w.Header().Set("Content-Type", "application/json")
+	raw, err := json.Marshal(v)
+	var doc any
+	if err == nil {
+		err = json.Unmarshal(raw, &doc)
+	}
+	if err != nil {
+		http.Error(w, "debug view unavailable", http.StatusInternalServerError)
+		return
+	}
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")
-	_ = enc.Encode(v)
+	_ = enc.Encode(camelKeys(doc))
+}
+
+// camelKeys returns a decoded JSON document with its object keys in lower camel case.
+func camelKeys(v any) any {
+	switch x := v.(type) {
+	case map[string]any:
+		out := make(map[string]any, len(x))
+		for k, e := range x {
+			out[lowerCamel(k)] = camelKeys(e)
+		}
+		return out
+	case []any:
+		for i, e := range x {
+			x[i] = camelKeys(e)
+		}
+	}
+	return v
+}
+
+// lowerCamel turns a Go field name into lower camel case: "ID" → "id", "TeamID" → "teamId",
+// "InUse" → "inUse"; a name already in lower camel case is unchanged.
+func lowerCamel(k string) string {
+	r := []rune(k)
+	for i := 0; i+1 < len(r); i++ { // "ID" inside or at the end of a name is one word
+		if r[i] == 'I' && r[i+1] == 'D' && i > 0 && (i+2 == len(r) || unicode.IsUpper(r[i+2])) {
+			r[i+1] = 'd'
+		}
+	}
+	n := 0
+	for n < len(r) && unicode.IsUpper(r[n]) {
+		n++
+	}
+	switch {
+	case n == len(r): // an initialism: "ID"
+		n = len(r)
+	case n > 1: // "URLPath": the last capital starts the next word
+		n--
+	}
+	for i := 0; i < n; i++ {
+		r[i] = unicode.ToLower(r[i])
+	}
+	return string(r)
 }
 
 // admin is who the demo acts as: an Organization Manager, so that the demo team has no

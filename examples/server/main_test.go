@@ -13,6 +13,7 @@ import (
 	"maps"
 	"net/http"
 	"net/http/httptest"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -842,5 +843,50 @@ func TestLogLevelFlag(t *testing.T) {
 	fail(warn)
 	if logs := warn.stderr.String(); strings.Contains(logs, "teamscim: request") {
 		t.Errorf("-log-level warn: a 4xx or a success is logged:\n%s", logs)
+	}
+}
+
+// Every /debug view uses one key style, lower camel case (issue 15 item 4).
+func TestDebugKeysAreLowerCamelCase(t *testing.T) {
+	in := start(t)
+	for _, name := range []string{"ann@example.com", "guest@partner.test"} {
+		if code, _, body := do(t, http.MethodPost, in.base+"/Users", in.key, userBody(name)); code != http.StatusCreated {
+			t.Fatalf("POST %s: %d %s", name, code, body)
+		}
+	}
+	root := strings.TrimSuffix(in.base, "/scim/v2")
+	camel := regexp.MustCompile(`^[a-z][A-Za-z0-9]*$`)
+	var walk func(path string, v any)
+	walk = func(path string, v any) {
+		switch x := v.(type) {
+		case map[string]any:
+			for k, e := range x {
+				if !camel.MatchString(k) {
+					t.Errorf("%s: key %q is not lower camel case", path, k)
+				}
+				walk(path+"."+k, e)
+			}
+		case []any:
+			for _, e := range x {
+				walk(path, e)
+			}
+		}
+	}
+	for _, p := range []string{"/debug/workspaces", "/debug/accounts", "/debug/seats"} {
+		code, _, body := do(t, http.MethodGet, root+p, "", "")
+		var doc any
+		if code != http.StatusOK || json.Unmarshal(body, &doc) != nil {
+			t.Fatalf("GET %s: %d %s", p, code, body)
+		}
+		walk(p, doc)
+		if p == "/debug/seats" && !strings.Contains(string(body), `"teamId"`) {
+			t.Errorf("GET %s: %s, want teamId", p, body)
+		}
+	}
+	for in, want := range map[string]string{"ID": "id", "TeamID": "teamId", "UserID": "userId", "InUse": "inUse",
+		"URLPath": "urlPath", "applied": "applied"} {
+		if got := lowerCamel(in); got != want {
+			t.Errorf("lowerCamel(%q) = %q, want %q", in, got, want)
+		}
 	}
 }

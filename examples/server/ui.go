@@ -479,8 +479,9 @@ func refusal(err error) string {
 		return "Conflict: someone on the team has this email already."
 	}
 	for {
+		// The library names its package once, in front: "teamscim: <context>: <inner>".
 		inner := errors.Unwrap(err)
-		if inner == nil || !strings.HasSuffix(err.Error(), inner.Error()) {
+		if inner == nil || !strings.HasSuffix(err.Error(), strings.TrimPrefix(inner.Error(), "teamscim: ")) {
 			break
 		}
 		err = inner // err only adds context in front of inner

@@ -1489,6 +1489,45 @@ func (c *MockTxUpdateUserCall) DoAndReturn(f func(context.Context, store.User) e
 	return c
 }
 
+// UsersByEmail mocks base method.
+func (m *MockTx) UsersByEmail(ctx context.Context, email string) ([]store.User, error) {
+	m.ctrl.T.Helper()
+	ret := m.ctrl.Call(m, "UsersByEmail", ctx, email)
+	ret0, _ := ret[0].([]store.User)
+	ret1, _ := ret[1].(error)
+	return ret0, ret1
+}
+
+// UsersByEmail indicates an expected call of UsersByEmail.
+func (mr *MockTxMockRecorder) UsersByEmail(ctx, email any) *MockTxUsersByEmailCall {
+	mr.mock.ctrl.T.Helper()
+	call := mr.mock.ctrl.RecordCallWithMethodType(mr.mock, "UsersByEmail", reflect.TypeOf((*MockTx)(nil).UsersByEmail), ctx, email)
+	return &MockTxUsersByEmailCall{Call: call}
+}
+
+// MockTxUsersByEmailCall wrap *gomock.Call
+type MockTxUsersByEmailCall struct {
+	*gomock.Call
+}
+
+// Return rewrite *gomock.Call.Return
+func (c *MockTxUsersByEmailCall) Return(arg0 []store.User, arg1 error) *MockTxUsersByEmailCall {
+	c.Call = c.Call.Return(arg0, arg1)
+	return c
+}
+
+// Do rewrite *gomock.Call.Do
+func (c *MockTxUsersByEmailCall) Do(f func(context.Context, string) ([]store.User, error)) *MockTxUsersByEmailCall {
+	c.Call = c.Call.Do(f)
+	return c
+}
+
+// DoAndReturn rewrite *gomock.Call.DoAndReturn
+func (c *MockTxUsersByEmailCall) DoAndReturn(f func(context.Context, string) ([]store.User, error)) *MockTxUsersByEmailCall {
+	c.Call = c.Call.DoAndReturn(f)
+	return c
+}
+
 // UsersByExternalID mocks base method.
 func (m *MockTx) UsersByExternalID(ctx context.Context, externalID string) ([]store.User, error) {
 	m.ctrl.T.Helper()

@@ -21,6 +21,13 @@
 //     microseconds, must truncate before writing.)
 //   - A nil and an empty slice (User.Roles, User.Emails, Team.SSOMethods,
 //     Team.VerifiedDomains, Group.Roles, Job.Data) are interchangeable.
+//   - User.Attributes and Group.Attributes are compared as JSON values, not bytes (a store
+//     may reorder keys and change whitespace, as PostgreSQL's jsonb does); nil and {} are
+//     interchangeable. A store keeps every value exactly: nested objects, lists, unicode
+//     (escaped or not), and strings of 64 KiB.
+//   - UsersByEmail compares store.Fold of the values, returns users ordered by ID (deleted
+//     ones included), and sees a transaction's own writes, whether or not an email equals the
+//     user's userName.
 //   - Only DeleteUser removes a user: a user with Deleted set is still returned by GetUser,
 //     GetUserByUserName and UsersByExternalID and still holds its userName (which no other
 //     user may take) and its externalId (which other users may share); only lists and counts
@@ -42,7 +49,9 @@
 package storetest
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"slices"
 	"testing"
@@ -65,6 +74,9 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 		{"DeleteTeam", deleteTeamTests},
 		{"Keys", keyTests},
 		{"Users", userTests},
+		{"Attributes", attributeTests},
+		{"Emails", emailTests},
+		{"Cursor", cursorTests},
 		{"Groups", groupTests},
 		{"Members", memberTests},
 		{"Overages", overageTests},
@@ -192,21 +204,55 @@ func nilIfEmpty[T any](s []T) []T {
 	return s
 }
 
-// stored returns what a store must return for a user it was given.
+// canonicalJSON returns an attributes object in one canonical encoding (keys sorted, no
+// whitespace, numbers as written), or nil for none ({} or empty), so that objects a store
+// re-encoded compare equal to what it was given. Invalid JSON is returned as it is, so that
+// the comparison fails and shows it.
+func canonicalJSON(raw json.RawMessage) json.RawMessage {
+	if len(raw) == 0 {
+		return nil
+	}
+	d := json.NewDecoder(bytes.NewReader(raw))
+	d.UseNumber()
+	var v any
+	if err := d.Decode(&v); err != nil {
+		return raw
+	}
+	if m, ok := v.(map[string]any); ok && len(m) == 0 {
+		return nil
+	}
+	var b bytes.Buffer
+	e := json.NewEncoder(&b)
+	e.SetEscapeHTML(false)
+	if err := e.Encode(v); err != nil {
+		return raw
+	}
+	return bytes.TrimSuffix(b.Bytes(), []byte("\n"))
+}
+
+// stored returns what a store must return for a user it was given (with Attributes in
+// canonical form: compare it with what gotUser makes of the store's answer).
 func stored(u store.User) store.User {
 	u.Roles = nilIfEmpty(slices.Clone(u.Roles))
 	u.Emails = nilIfEmpty(slices.Clone(u.Emails))
+	u.Attributes = canonicalJSON(u.Attributes)
 	u.Created = msUTC(u.Created)
 	u.LastModified = msUTC(u.LastModified)
+	return u
+}
+
+// gotUser normalises a user a store returned for comparison with stored.
+func gotUser(u store.User) store.User {
+	u.Roles = nilIfEmpty(u.Roles)
+	u.Emails = nilIfEmpty(u.Emails)
+	u.Attributes = canonicalJSON(u.Attributes)
 	return u
 }
 
 // assertUser checks that got is what a store must return for want.
 func assertUser(t *testing.T, want, got store.User, msgAndArgs ...any) bool {
 	t.Helper()
-	got.Roles = nilIfEmpty(got.Roles)
-	got.Emails = nilIfEmpty(got.Emails)
-	return assert.Equal(t, stored(want), got, msgAndArgs...)
+	return assert.Equal(t, stored(want), gotUser(got), msgAndArgs...)
 }
 
 // storedTeam returns what a store must return for a team it was given.
@@ -228,6 +274,7 @@ func assertTeam(t *testing.T, want, got store.Team, msgAndArgs ...any) bool {
 // storedGroup returns what a store must return for a group it was given.
 func storedGroup(g store.Group) store.Group {
 	g.Roles = nilIfEmpty(slices.Clone(g.Roles))
+	g.Attributes = canonicalJSON(g.Attributes)
 	g.Created = msUTC(g.Created)
 	g.LastModified = msUTC(g.LastModified)
 	return g
@@ -237,6 +284,7 @@ func storedGroup(g store.Group) store.Group {
 // empty Roles are interchangeable).
 func gotGroup(g store.Group) store.Group {
 	g.Roles = nilIfEmpty(g.Roles)
+	g.Attributes = canonicalJSON(g.Attributes)
 	return g
 }
 

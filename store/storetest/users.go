@@ -87,7 +87,7 @@ func testUserCreateGet(t *testing.T, s store.Store) {
 		DisplayName: "Alice Smith",
 		Locale:      "en-US",
 		Emails: []store.Email{
-			{Value: "alice.smith@example.com", Type: "work", Primary: true},
+			{Value: "alice.smith@example.com", Type: "work", Display: "Alice (work)", Primary: true},
 			{Value: "alice@home.example", Type: "home"},
 		},
 		Active:       true,
