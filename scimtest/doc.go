@@ -61,7 +61,7 @@
 //	  "description": "what the flow covers and where its requests come from",
 //	  "steps": [
 //	    {
-//	      "name": "O4 deactivate by path-less replace",   // unique in the flow
+//	      "name": "deactivate by path-less replace",   // unique in the flow
 //	      "expect": "what the server must do, in words",
 //	      "consequence": "what goes wrong in the IdP when it does not",
 //	      "tags": ["product"],                            // optional

@@ -57,41 +57,41 @@ func TestPlantedFaults(t *testing.T) {
 		caught []catch
 	}{
 		{"no Location on 201", faults{noLocation: true}, []catch{
-			{"okta/users", "O3 create", "201 Created without a Location header"},
-			{"okta/groups", "O7 push the group", "201 Created without a Location header"},
-			{"entra/users", "E2 create with the enterprise URN, meta and roles", "201 Created without a Location header"},
-			{"onelogin/users", "L2 create", "201 Created without a Location header"},
+			{"okta/users", "create", "201 Created without a Location header"},
+			{"okta/groups", "push the group", "201 Created without a Location header"},
+			{"entra/users", "create with the enterprise URN, meta and roles", "201 Created without a Location header"},
+			{"onelogin/users", "create", "201 Created without a Location header"},
 		}},
 		{"409 missing on a duplicate userName", faults{noConflict: true}, []catch{
 			{"okta/users", "a duplicate userName in another case is refused", "status 201, want 409"},
 		}},
 		{"case-sensitive userName eq", faults{caseSensitiveFilter: true}, []catch{
-			{"okta/users", "O2 existence check finds the user in another case", "response.totalResults: got 0, want 1"},
+			{"okta/users", "existence check finds the user in another case", "response.totalResults: got 0, want 1"},
 		}},
 		{"string booleans refused", faults{strictBooleans: true}, []catch{
-			{"entra/users", `E3 disable with the string "False"`, `status 400, want 200 or 204 (detail: "active must be a boolean")`},
+			{"entra/users", `disable with the string "False"`, `status 400, want 200 or 204 (detail: "active must be a boolean")`},
 			{"entra/users", `restore with the string "True"`, "status 400"},
 			{"entra/groups", `provision member 1 with active "True"`, "status 400, want 201"},
-			{"onelogin/users", "L3 template artefacts: id null, meta, active as a string", "status 400, want 201"},
+			{"onelogin/users", "template artefacts: id null, meta, active as a string", "status 400, want 201"},
 		}},
 		{"path-less replace ignored", faults{ignorePathless: true}, []catch{
-			{"okta/users", "O4 deactivate by path-less replace", "response.active: got true, want false"},
+			{"okta/users", "deactivate by path-less replace", "response.active: got true, want false"},
 			{"okta/users", "the deactivated user is still found, inactive", "response.Resources"},
 			{"okta/groups", "the group is renamed and holds member 2 only", "response.displayName: got"},
-			{"entra/users", "the E5 update reads back", "response.name.givenName: got \"Janet\", want \"Jane\""},
+			{"entra/users", "the flag-form update reads back", "response.name.givenName: got \"Janet\", want \"Jane\""},
 		}},
 		{`members[value eq "x"] remove ignored`, faults{ignoreMemberFilter: true}, []catch{
 			{"okta/groups", "the group is renamed and holds member 2 only", "response.members: got 2 element(s)"},
 			{"entra/groups", "member 1 left the group again", "response.members: got 2 element(s)"},
 		}},
 		{"DELETE answering 200 with a body", faults{delete200: true}, []catch{
-			{"okta/groups", "O11 delete the group", "status 200 with a body, want 204 (204 No Content has no body)"},
-			{"entra/users", "E7 hard delete", "status 200 with a body, want 204"},
+			{"okta/groups", "delete the group", "status 200 with a body, want 204 (204 No Content has no body)"},
+			{"entra/users", "hard delete", "status 200 with a body, want 204"},
 			{"entra/groups", "delete the group", "status 200 with a body, want 204"},
-			{"onelogin/users", "L8 delete", "status 200 with a body, want 204"},
+			{"onelogin/users", "delete", "status 200 with a body, want 204"},
 		}},
 		{"401 without a SCIM error body", faults{plain401: true}, []catch{
-			{"okta/users", "O12 bad credentials", "401 without a SCIM error body"},
+			{"okta/users", "bad credentials", "401 without a SCIM error body"},
 		}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

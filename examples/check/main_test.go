@@ -89,7 +89,7 @@ func TestFailuresExitNonZero(t *testing.T) {
 	base, token := teamscimServer(t, true)
 	code, out, _ := runCheck(t, "", "-url", base, "-token", token, "-idp", "onelogin", "-tags", "none")
 	assert.Equal(t, 1, code, out)
-	assert.Contains(t, out, "FAIL  L2 create — OneLogin shows the provisioning task as failed and the user never reaches the app.\n")
+	assert.Contains(t, out, "FAIL  create — OneLogin shows the provisioning task as failed and the user never reaches the app.\n")
 	assert.Contains(t, out, "status 400, want 201")
 	assert.Contains(t, out, "skip  old template with the SCIM 1.0 URN (tag product skipped)")
 	assert.NotContains(t, out, "okta/")
@@ -137,7 +137,7 @@ func TestInsecureUnreachable(t *testing.T) {
 	assert.Contains(t, errOut, "refusing to send the token over plain http to 0.0.0.0")
 	code, out, errOut = runCheck(t, "", "-url", url, "-token", token, "-insecure", "-idp", "okta")
 	assert.Equal(t, 1, code)
-	assert.Contains(t, out, "FAIL  O1 test API credentials")
-	assert.Contains(t, out, "skip  O2 existence check, no such user yet (not run: the server did not answer an earlier step)")
+	assert.Contains(t, out, "FAIL  test API credentials")
+	assert.Contains(t, out, "skip  existence check, no such user yet (not run: the server did not answer an earlier step)")
 	assert.NotContains(t, out+errOut, token)
 }
