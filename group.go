@@ -74,7 +74,7 @@ func (h *groupHandler) Create(r *http.Request, attrs scim.ResourceAttributes) (s
 // Get returns a group and, unless excludedAttributes names them, its members.
 func (h *groupHandler) Get(r *http.Request, id string) (scim.Resource, error) {
 	var g store.Group
-	err := h.s.store.View(r.Context(), requestOf(r).teamID, func(ctx context.Context, tx store.Tx) error {
+	err := h.s.view(r.Context(), requestOf(r), func(ctx context.Context, tx store.Tx) error {
 		var err error
 		g, err = getGroup(ctx, tx, id)
 		return err
@@ -642,7 +642,7 @@ func (s *Server) groupAttributes(ctx context.Context, rq *request, g store.Group
 		return a, nil
 	}
 	members := []any{}
-	err := s.store.View(ctx, rq.teamID, func(ctx context.Context, tx store.Tx) error {
+	err := s.view(ctx, rq, func(ctx context.Context, tx store.Tx) error {
 		pg, err := tx.ListMembers(ctx, g.ID, store.ListOptions{})
 		if err != nil {
 			return err

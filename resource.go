@@ -16,15 +16,16 @@ import (
 // header), so that a matching If-None-Match can answer 304 (the library cannot) and so that
 // the IdPs' most frequent single read does not pay for reflection-based JSON encoding.
 func (s *Server) serveGet(w http.ResponseWriter, r *http.Request, rt routed) {
+	rq := requestOf(r)
 	rtype, ok := s.resources[rt.resource]
 	id, err := url.PathUnescape(strings.TrimPrefix(rt.path, "/"+rt.resource+"/"))
 	if !ok || err != nil {
-		writeError(w, scimerrors.ScimError{Status: http.StatusNotFound, Detail: "Specified endpoint does not exist."})
+		s.fail(r.Context(), w, rq, scimerrors.ScimError{Status: http.StatusNotFound, Detail: "Specified endpoint does not exist."})
 		return
 	}
 	res, err := rtype.Handler.Get(r, id)
 	if err != nil {
-		writeError(w, s.scimError(err))
+		s.fail(r.Context(), w, rq, err)
 		return
 	}
 	if res.Meta.Version != "" {
@@ -34,9 +35,9 @@ func (s *Server) serveGet(w http.ResponseWriter, r *http.Request, rt routed) {
 			return
 		}
 	}
-	body, err := renderResource(res, rtype, requestOf(r).baseURL+rtype.Endpoint+"/"+url.PathEscape(res.ID))
+	body, err := renderResource(res, rtype, rq.baseURL+rtype.Endpoint+"/"+url.PathEscape(res.ID))
 	if err != nil {
-		writeError(w, s.scimError(err))
+		s.fail(r.Context(), w, rq, err)
 		return
 	}
 	writeJSON(w, http.StatusOK, body)

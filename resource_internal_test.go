@@ -55,7 +55,7 @@ func TestServeGetMatchesWrappedLibrary(t *testing.T) {
 
 		// The same request handed to the wrapped library, as serve did before it rendered GETs.
 		r := httptest.NewRequest(http.MethodGet, "http://h.example"+path, nil)
-		rq := &request{teamID: team.ID, keyID: key.Key.ID, baseURL: "http://h.example/v2"}
+		rq := &request{teamID: team.ID, keyID: key.Key.ID, baseURL: "http://h.example/v2", authed: true}
 		r = r.WithContext(context.WithValue(r.Context(), requestKey{}, rq))
 		lib, err := scim.NewServer(&s.args, scim.WithBaseURL(rq.baseURL), scim.WithLogger(s.elimityLog))
 		require.NoError(t, err)

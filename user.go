@@ -143,7 +143,7 @@ func (s *Server) createMember(ctx context.Context, tx store.Tx, fx *effects, in 
 // Get returns a visible member.
 func (h *userHandler) Get(r *http.Request, id string) (scim.Resource, error) {
 	var u store.User
-	err := h.s.store.View(r.Context(), requestOf(r).teamID, func(ctx context.Context, tx store.Tx) error {
+	err := h.s.view(r.Context(), requestOf(r), func(ctx context.Context, tx store.Tx) error {
 		var err error
 		u, err = visibleUser(ctx, tx, id)
 		return err
