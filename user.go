@@ -129,6 +129,7 @@ func (s *Server) createMember(ctx context.Context, tx store.Tx, fx *effects, in 
 	} else if err != nil {
 		return err
 	}
+	fx.created = append(fx.created, u.ID)
 	fx.event(EventUserProvisioned, u.ID, "")
 	if pending {
 		fx.event(EventInviteSent, u.ID, "")
