@@ -12,8 +12,10 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"net"
 	"net/url"
 	"os"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -100,11 +102,21 @@ func URL(t testing.TB, schema string) string {
 // when the test ends.
 func Pool(t testing.TB, schema string) *pgxpool.Pool {
 	t.Helper()
+	return pool(t, schema)
+}
+
+// pool returns a pool on the tests' database whose connections work in schema, configured
+// further by configure, and closes it when the test ends.
+func pool(t testing.TB, schema string, configure ...func(*pgxpool.Config)) *pgxpool.Pool {
+	t.Helper()
 	cfg, err := pgxpool.ParseConfig(DSN(t))
 	if err != nil {
 		t.Fatalf("pgtest: %s: %v", EnvDSN, err)
 	}
 	cfg.ConnConfig.RuntimeParams["search_path"] = schema
+	for _, c := range configure {
+		c(cfg)
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)
@@ -113,4 +125,62 @@ func Pool(t testing.TB, schema string) *pgxpool.Pool {
 	}
 	t.Cleanup(pool.Close)
 	return pool
+}
+
+// RoundTrips counts the round trips between a pool's connections and the server: the times a
+// connection sends something after it has received an answer (or for the first time). Every
+// message the client writes before it next reads an answer belongs to one round trip, so a
+// pipelined batch of statements counts once and a statement that waits for its result before
+// the next one is sent counts once each. It counts at the socket (net.Conn), under pgx, so it
+// sees what the network sees: statement preparation, pings and cancel requests included.
+type RoundTrips struct{ n atomic.Int64 }
+
+// Count returns the round trips counted since the last Reset.
+func (rt *RoundTrips) Count() int { return int(rt.n.Load()) }
+
+// Reset starts counting from zero.
+func (rt *RoundTrips) Reset() { rt.n.Store(0) }
+
+// countingConn is a connection that counts its round trips in rt.
+type countingConn struct {
+	net.Conn
+	rt *RoundTrips
+	// awaiting is set by a write and cleared when an answer arrives: a write while it is
+	// clear starts a round trip.
+	awaiting atomic.Bool
+}
+
+func (c *countingConn) Write(b []byte) (int, error) {
+	if !c.awaiting.Swap(true) {
+		c.rt.n.Add(1)
+	}
+	return c.Conn.Write(b)
+}
+
+func (c *countingConn) Read(b []byte) (int, error) {
+	n, err := c.Conn.Read(b)
+	if n > 0 {
+		c.awaiting.Store(false)
+	}
+	return n, err
+}
+
+// CountingPool returns a pool like Pool whose connections count their round trips in rt.
+// So that a count depends only on what the code under test sends, the pool has one
+// connection (whose prepared statements warm up once), and never pings it when it hands it
+// out (pgxpool pings a connection that has been idle for a second by default).
+func CountingPool(t testing.TB, schema string, rt *RoundTrips) *pgxpool.Pool {
+	t.Helper()
+	return pool(t, schema, func(cfg *pgxpool.Config) {
+		dial := cfg.ConnConfig.DialFunc
+		cfg.ConnConfig.DialFunc = func(ctx context.Context, network, addr string) (net.Conn, error) {
+			c, err := dial(ctx, network, addr)
+			if err != nil {
+				return nil, err
+			}
+			return &countingConn{Conn: c, rt: rt}, nil
+		}
+		cfg.ShouldPing = func(context.Context, pgxpool.ShouldPingParams) bool { return false }
+		cfg.MaxConns = 1
+	})
 }
