@@ -521,7 +521,7 @@ func (e *apiError) Error() string {
 var (
 	errUnauthorized = &apiError{status: http.StatusUnauthorized,
 		detail: "A valid SCIM API key is required: send it as Authorization: Bearer <key>."}
-	errSCIMOff = &apiError{status: http.StatusForbidden, detail: "SCIM provisioning is turned off for this team."}
+	errSCIMOff  = &apiError{status: http.StatusForbidden, detail: "SCIM provisioning is turned off for this team."}
 	errInternal = scimerrors.ScimError{Status: http.StatusInternalServerError,
 		Detail: "The server could not complete the request; try again later."}
 )

@@ -19,8 +19,8 @@ import (
 	"time"
 
 	"github.com/teamscim/teamscim"
-	"github.com/teamscim/teamscim/memstore"
 	"github.com/teamscim/teamscim/internal/pgtest"
+	"github.com/teamscim/teamscim/memstore"
 )
 
 // waitFor bounds every wait of these tests.
