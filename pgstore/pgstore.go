@@ -13,17 +13,24 @@
 //
 // # Round trips
 //
-// A transaction costs no round trip to begin: nothing is sent when View or Update starts, and
-// the start of the transaction (BEGIN, the team's row, and for ViewByKey the key and its
-// creator) goes in one pipelined batch with fn's first statement. An Update ends with COMMIT,
-// one round trip. A View ends with a ROLLBACK that another goroutine sends once View has
+// A transaction costs no round trip to begin: nothing is sent when View, ViewByKey or Update
+// starts, and the start of the transaction (BEGIN, the team's row, and for ViewByKey the key,
+// its team and its creator) goes in one pipelined batch with fn's first statement. An Update
+// ends with COMMIT, one round trip, so an Update of k statements that each depend on the one
+// before takes k+1. A View ends with a ROLLBACK that another goroutine sends once View has
 // returned, before it puts the connection back in the pool: the caller does not wait for it.
-// A request that reads one statement therefore waits for one round trip (and its connection
-// is busy for two), and an Update of k statements that each depend on the one before takes
-// k+1. The price is that fn runs before the store knows that the team exists; if it does not,
-// the first statement returns nothing and View or Update returns ErrNotFound, as the store
-// contract allows. An Update whose fn sends nothing still sends its start (and COMMIT) in one
-// round trip, to take the lock and find the team.
+//
+// ViewByKey, which serves a request's first read, goes further: its first attempt sends the
+// whole transaction with fn's first statement, as the implicit transaction of one pipelined
+// batch (SET TRANSACTION, the start, the statement; the batch's end commits it), so a request
+// that reads one statement is authenticated and answered in one round trip. If fn makes a
+// second statement, that statement fails, and fn runs again in a transaction that stays open,
+// as the store contract allows: a request that reads k statements then takes k+2.
+//
+// The price of sending the start with fn's first statement is that fn runs before the store
+// knows that the team exists; if it does not, the statement returns nothing and the call
+// returns ErrNotFound, as the store contract allows. If fn sends nothing, the start is still
+// sent, alone, to find the team (and to take an Update's lock, or check a ViewByKey's key).
 //
 // # Serialising Updates: a row lock on the team
 //
@@ -349,18 +356,44 @@ type keyCheck struct {
 	check  func(store.Access) error
 }
 
-// view runs fn in a View of teamID, after key's check if key is not nil.
+// view runs fn in a View of teamID, after key's check if key is not nil. A ViewByKey's first
+// attempt sends the whole transaction with fn's first statement (BEGIN, the start, the
+// statement, COMMIT: one round trip); if fn makes a second statement, that one fails and fn
+// runs again in a transaction that stays open.
 func (s *Store) view(ctx context.Context, teamID string, key *keyCheck, fn func(ctx context.Context, tx store.Tx) error) error {
-	x, err := s.open(ctx, teamID, false, key)
-	if err != nil {
-		return err
+	for once := key != nil; ; once = false {
+		x, err := s.open(ctx, teamID, false, key)
+		if err != nil {
+			return err
+		}
+		x.once = once
+		err = x.runView(ctx, fn)
+		if !x.again {
+			return err
+		}
 	}
-	defer func() { go x.end(ctx) }()
+}
+
+// runView runs fn once and ends the transaction: at once if it has ended already, else with
+// a ROLLBACK sent by another goroutine, so that View returns without waiting for it. If fn
+// sent nothing, the start is sent anyway (with COMMIT): the team (and the key) must exist and
+// pass the check.
+func (x *tx) runView(ctx context.Context, fn func(ctx context.Context, tx store.Tx) error) error {
 	ferr := x.call(ctx, fn)
 	x.mu.Lock()
-	defer x.mu.Unlock()
+	defer func() {
+		open := x.conn.Conn().PgConn().TxStatus() != 'I'
+		x.mu.Unlock()
+		if open {
+			go x.end(ctx)
+		} else {
+			x.end(ctx)
+		}
+	}()
+	if x.again {
+		return nil
+	}
 	if !x.begun && x.failed == nil {
-		// fn sent nothing, but the team (and the key) must exist and pass the check.
 		x.once = true
 		_ = x.flight(ctx, "begin", nil, nil) // a failure is in x.failed or x.refused
 	}

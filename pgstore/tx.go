@@ -30,9 +30,11 @@ type tx struct {
 	closed atomic.Bool
 
 	mu sync.Mutex // guards everything below, and conn; end takes it too
-	// once makes the start of the transaction carry all of it, COMMIT included: it is set
-	// when fn has returned without sending anything.
-	once bool
+	// once makes the first round trip carry the whole transaction: in the first attempt of a ViewByKey, and when fn has returned without sending anything. A
+	// second statement then sets again and fails with errAgain: fn runs again in a
+	// transaction that stays open.
+	once  bool
+	again bool
 	// begun is set once the start of the transaction has been sent.
 	begun bool
 	// team is the team's record as the transaction sees it (read at the start, replaced by
@@ -48,6 +50,10 @@ type tx struct {
 }
 
 var _ store.Tx = (*tx)(nil)
+
+// errAgain is what fn's second statement returns in a transaction that its first one ended
+// (see tx.once): fn runs again, in a transaction that stays open.
+var errAgain = errors.New("pgstore: a second statement in a one-round-trip View; it runs again")
 
 // check returns the error a method must return before doing anything, if any.
 func (x *tx) check(ctx context.Context, write bool) error {
@@ -75,8 +81,7 @@ func (x *tx) fail(ctx context.Context, op string, err error) error {
 }
 
 // flight sends, in one round trip: the start of the transaction if it has not been sent yet,
-// the statements queue adds, and COMMIT when the round trip carries the whole transaction
-// (x.once, after fn has returned). It reads the start's results and has a ViewByKey's check accept the key before it
+// and the statements queue adds (all of the transaction, if x.once). It reads the start's results and has a ViewByKey's check accept the key before it
 // hands the statements' results to read, so that fn sees nothing of a team that does not
 // exist or of a key that check refuses. The caller holds mu; queue and read may be nil.
 func (x *tx) flight(ctx context.Context, op string, queue func(*pgx.Batch), read func(pgx.BatchResults) error) error {
@@ -85,6 +90,9 @@ func (x *tx) flight(ctx context.Context, op string, queue func(*pgx.Batch), read
 		return x.refused
 	case x.failed != nil:
 		return x.abortedErr()
+	case x.once && x.begun:
+		x.again = true
+		return errAgain
 	}
 	start := !x.begun
 	b := &pgx.Batch{}
@@ -94,9 +102,6 @@ func (x *tx) flight(ctx context.Context, op string, queue func(*pgx.Batch), read
 	if queue != nil {
 		queue(b)
 	}
-	if x.once {
-		b.Queue("COMMIT")
-	}
 	x.begun = true
 	br := x.conn.SendBatch(ctx, b)
 	var err error
@@ -105,12 +110,6 @@ func (x *tx) flight(ctx context.Context, op string, queue func(*pgx.Batch), read
 	}
 	if err == nil && x.refused == nil && read != nil {
 		err = read(br)
-	}
-	if err == nil && x.refused == nil && x.once {
-		var tag pgconn.CommandTag
-		if tag, err = br.Exec(); err == nil && tag.String() != "COMMIT" {
-			err = fmt.Errorf("pgstore: commit on team %q: the transaction was rolled back", x.teamID)
-		}
 	}
 	if cerr := br.Close(); err == nil {
 		err = cerr
@@ -124,21 +123,30 @@ func (x *tx) flight(ctx context.Context, op string, queue func(*pgx.Batch), read
 	return nil
 }
 
-// queueStart queues the start of the transaction: BEGIN and the team's row (locked for an
-// Update, which serialises Updates of the team from here to the end of the transaction), and
-// for a ViewByKey the key and the user who created it.
+// queueStart queues the start of the transaction: its isolation level, and the team's row
+// (locked for an Update, which serialises Updates of the team from here to the end of the
+// transaction), or for a ViewByKey the key with its team, and the user who created the key. A
+// transaction that stays open begins with BEGIN; one sent whole (x.once) is the implicit
+// transaction of the pipelined batch, which ends with the batch, so SET TRANSACTION sets its
+// level and no COMMIT is needed.
 func (x *tx) queueStart(b *pgx.Batch) {
-	if x.write {
-		b.Queue(`BEGIN ISOLATION LEVEL READ COMMITTED`)
-		b.Queue(`SELECT `+teamCols+` FROM teamscim_teams WHERE id = $1 FOR NO KEY UPDATE`, x.teamID)
-	} else {
-		b.Queue(`BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY`)
-		b.Queue(`SELECT `+teamCols+` FROM teamscim_teams WHERE id = $1`, x.teamID)
+	begin := "BEGIN"
+	if x.once {
+		begin = "SET TRANSACTION"
 	}
-	if x.key != nil {
-		b.Queue(`SELECT `+keyCols+` FROM teamscim_keys WHERE team_id = $1 AND digest = $2`, x.teamID, x.key.digest[:])
+	switch {
+	case x.write:
+		b.Queue(begin + ` ISOLATION LEVEL READ COMMITTED`)
+		b.Queue(`SELECT `+teamCols+` FROM teamscim_teams WHERE id = $1 FOR NO KEY UPDATE`, x.teamID)
+	case x.key != nil:
+		b.Queue(begin + ` ISOLATION LEVEL REPEATABLE READ READ ONLY`)
+		b.Queue(`SELECT k.*, t.* FROM (SELECT `+keyCols+` FROM teamscim_keys WHERE team_id = $1 AND digest = $2) k,
+			(SELECT `+teamCols+` FROM teamscim_teams WHERE id = $1) t`, x.teamID, x.key.digest[:])
 		b.Queue(`SELECT `+userCols+` FROM teamscim_users WHERE team_id = $1 AND id = (
 			SELECT created_by FROM teamscim_keys WHERE team_id = $1 AND digest = $2)`, x.teamID, x.key.digest[:])
+	default:
+		b.Queue(begin + ` ISOLATION LEVEL REPEATABLE READ READ ONLY`)
+		b.Queue(`SELECT `+teamCols+` FROM teamscim_teams WHERE id = $1`, x.teamID)
 	}
 }
 
@@ -148,33 +156,31 @@ func (x *tx) readStart(br pgx.BatchResults) error {
 	if _, err := br.Exec(); err != nil {
 		return err
 	}
-	team, err := scanTeam(br.QueryRow())
-	noTeam := errors.Is(err, pgx.ErrNoRows)
-	if err != nil && !noTeam {
+	if x.key == nil {
+		team, err := scanTeam(br.QueryRow())
+		if errors.Is(err, pgx.ErrNoRows) {
+			x.refused = fmt.Errorf("pgstore: team %q: %w", x.teamID, store.ErrNotFound)
+			return nil
+		}
+		x.team = team
 		return err
 	}
-	x.team = team
-	if x.key == nil {
-		if noTeam {
-			x.refused = fmt.Errorf("pgstore: team %q: %w", x.teamID, store.ErrNotFound)
-		}
-		return nil
-	}
-	a := store.Access{Team: team}
-	a.Key, err = scanKey(br.QueryRow())
+	var a store.Access
+	var err error
+	a.Key, a.Team, err = scanKeyTeam(br.QueryRow())
 	noKey := errors.Is(err, pgx.ErrNoRows)
 	if err != nil && !noKey {
 		return err
 	}
+	x.team = a.Team
 	a.Creator, err = scanUser(br.QueryRow())
 	a.CreatorFound = err == nil
 	if err != nil && !errors.Is(err, pgx.ErrNoRows) {
 		return err
 	}
-	switch {
-	case noTeam || noKey:
+	if noKey {
 		x.refused = errNoKeyInTeam
-	default:
+	} else {
 		x.refused = x.key.check(a)
 	}
 	return nil
@@ -304,6 +310,7 @@ func (x *tx) Team(ctx context.Context) (store.Team, error) {
 	}
 	x.mu.Lock()
 	if !x.begun {
+		x.once = false // fn reads the team first: the transaction stays open for what follows
 		if err := x.send(ctx, "begin", nil, nil); err != nil {
 			x.mu.Unlock()
 			return store.Team{}, err

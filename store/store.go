@@ -114,6 +114,12 @@ type Store interface {
 	// fn's error. A store may call fn before check, so that it can send fn's first read with
 	// the key's, but no Tx method returns anything to fn until check has returned nil.
 	// check, like fn, may run more than once, and must not call the Store.
+	//
+	// A store may also end fn's transaction with fn's first statement (a request that reads
+	// once is then authenticated and answered in one round trip): if fn makes a second one,
+	// that statement fails, and the store runs fn again in a transaction that stays open and
+	// keeps only that run's outcome. fn cannot tell that failure from another, so it must
+	// act on a failed statement only through its return value and tx.
 	ViewByKey(ctx context.Context, digest [32]byte, check func(Access) error, fn func(ctx context.Context, tx Tx) error) error
 
 	// TeamsWithJobs returns the IDs, in ascending order, of the teams that have at least one

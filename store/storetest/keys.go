@@ -27,6 +27,7 @@ var keyTests = []subtest{
 	{"ViewByKeyRefused", testViewByKeyRefused},
 	{"ViewByKeyReadsAfresh", testViewByKeyReadsAfresh},
 	{"ViewByKeyReadOnly", testViewByKeyReadOnly},
+	{"ViewByKeySeveralReads", testViewByKeySeveralReads},
 }
 
 // digest returns the SHA-256 digest of secret.
@@ -459,4 +460,33 @@ func testViewByKeyReadOnly(t *testing.T, s store.Store) {
 		assert.ErrorIs(t, err, store.ErrNotFound, "a write in ViewByKey was kept")
 		return nil
 	})
+}
+
+// A ViewByKey may run fn again when fn makes more than one statement (see the interface); the
+// outcome is that of a run in which every statement succeeded, in one snapshot.
+func testViewByKeySeveralReads(t *testing.T, s store.Store) {
+	tm := newTeam(t, s, "team-1")
+	createUsers(t, s, tm.ID, newUser("user-1", "one@example.com"), newUser("user-2", "two@example.com"))
+	k := newKey("key-1", tm.ID)
+	createKeys(t, s, tm.ID, k)
+	var u1, u2 store.User
+	var n int
+	var team store.Team
+	runs := 0
+	err := s.ViewByKey(t.Context(), k.Digest, func(store.Access) error { return nil },
+		func(ctx context.Context, tx store.Tx) error {
+			runs++
+			var err1, err2, err3, err4 error
+			u1, err1 = tx.GetUser(ctx, "user-1")
+			u2, err2 = tx.GetUser(ctx, "user-2")
+			n, err3 = tx.CountUsers(ctx, store.UserFilter{})
+			team, err4 = tx.Team(ctx)
+			return errors.Join(err1, err2, err3, err4)
+		})
+	require.NoError(t, err)
+	assert.LessOrEqual(t, runs, 2, "fn runs at most twice")
+	assert.Equal(t, "user-1", u1.ID)
+	assert.Equal(t, "user-2", u2.ID)
+	assert.Equal(t, 2, n)
+	assertTeam(t, tm, team)
 }
