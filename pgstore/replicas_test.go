@@ -41,7 +41,7 @@ func newReplica(t *testing.T, schema string) replica {
 
 // readyTeam creates a team through r's admin API, configures SSO, enables SCIM and
 // generates a key, and returns the team ID and the key's secret.
-func readyTeam(t *testing.T, r replica, name string) (string, teamscim.NewKey) {
+func readyTeam(t testing.TB, r replica, name string) (string, teamscim.NewKey) {
 	t.Helper()
 	ctx := t.Context()
 	team, err := r.srv.CreateTeam(ctx, teamscim.TeamOptions{Name: name, Plan: teamscim.PlanEnterprise})

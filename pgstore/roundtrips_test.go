@@ -41,7 +41,7 @@ type roundTripCase struct {
 	want          int
 }
 
-// TestRoundTrips counts, at the socket (see pgtest.RoundTrips), the round trips each kind of
+// TestRoundTrips counts, at the socket (see pgtest.Wire), the round trips each kind of
 // IdP request makes to PostgreSQL through a Server's handler, and holds them to what they
 // are, within the targets of issue 14 (at most 2 for a read, at most 4 for a simple write).
 // Each request is counted three times and the last count is held to the maximum: the first
@@ -64,8 +64,8 @@ func TestRoundTrips(t *testing.T) {
 
 func testRoundTrips(t *testing.T, hooks bool) {
 	schema := pgstore.NewSchema(t)
-	var rt pgtest.RoundTrips
-	pool := pgtest.CountingPool(t, schema, &rt)
+	var wire pgtest.Wire
+	pool := pgtest.WiredPool(t, schema, &wire)
 	cfg := teamscim.Config{Store: pgstore.New(pool)}
 	if hooks {
 		cfg.Workspaces, cfg.Accounts = memworkspace.New(), memaccounts.New()
@@ -119,10 +119,10 @@ func testRoundTrips(t *testing.T, hooks bool) {
 			if c.body != nil {
 				body = c.body(i)
 			}
-			rt.Reset()
+			wire.Reset()
 			res := r.do(t, key.Secret, c.method, c.path(i), body)
 			idle(t, pool) // a View ends after the answer
-			counts[i] = rt.Count()
+			counts[i] = wire.RoundTrips()
 			require.Equal(t, c.want, res.code, "%s: %s", c.name, res.raw)
 		}
 		limit := c.max

@@ -15,6 +15,8 @@ import (
 	"net"
 	"net/url"
 	"os"
+	"slices"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -127,24 +129,75 @@ func pool(t testing.TB, schema string, configure ...func(*pgxpool.Config)) *pgxp
 	return pool
 }
 
-// RoundTrips counts the round trips between a pool's connections and the server: the times a
-// connection sends something after it has received an answer (or for the first time). Every
-// message the client writes before it next reads an answer belongs to one round trip, so a
-// pipelined batch of statements counts once and a statement that waits for its result before
-// the next one is sent counts once each. It counts at the socket (net.Conn), under pgx, so it
-// sees what the network sees: statement preparation, pings and cancel requests included.
-type RoundTrips struct{ n atomic.Int64 }
+// Wire records what a pool's connections send to the server: the round trips (the times a
+// connection sends something after it has received an answer, or for the first time) and
+// the statements. Every message the client writes before it next reads an answer belongs to
+// one round trip, so a pipelined batch of statements counts once and a statement that waits
+// for its result before the next one is sent counts once each. Round trips are counted at
+// the socket (net.Conn), under pgx, so they are what the network sees: statement
+// preparation, pings and cancel requests included. Statements are recorded by pgx's tracer.
+type Wire struct {
+	n          atomic.Int64
+	mu         sync.Mutex
+	statements []Statement
+}
 
-// Count returns the round trips counted since the last Reset.
-func (rt *RoundTrips) Count() int { return int(rt.n.Load()) }
+// Statement is a statement sent, with its arguments.
+type Statement struct {
+	SQL  string
+	Args []any
+}
 
-// Reset starts counting from zero.
-func (rt *RoundTrips) Reset() { rt.n.Store(0) }
+// RoundTrips returns the round trips counted since the last Reset.
+func (w *Wire) RoundTrips() int { return int(w.n.Load()) }
 
-// countingConn is a connection that counts its round trips in rt.
+// Statements returns the statements sent since the last Reset.
+func (w *Wire) Statements() []Statement {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return slices.Clone(w.statements)
+}
+
+// Reset starts counting and recording from nothing.
+func (w *Wire) Reset() {
+	w.n.Store(0)
+	w.mu.Lock()
+	w.statements = nil
+	w.mu.Unlock()
+}
+
+func (w *Wire) record(sql string, args []any) {
+	w.mu.Lock()
+	w.statements = append(w.statements, Statement{SQL: sql, Args: slices.Clone(args)})
+	w.mu.Unlock()
+}
+
+// TraceQueryStart implements pgx.QueryTracer.
+func (w *Wire) TraceQueryStart(ctx context.Context, _ *pgx.Conn, data pgx.TraceQueryStartData) context.Context {
+	w.record(data.SQL, data.Args)
+	return ctx
+}
+
+// TraceQueryEnd implements pgx.QueryTracer.
+func (w *Wire) TraceQueryEnd(context.Context, *pgx.Conn, pgx.TraceQueryEndData) {}
+
+// TraceBatchStart implements pgx.BatchTracer.
+func (w *Wire) TraceBatchStart(ctx context.Context, _ *pgx.Conn, _ pgx.TraceBatchStartData) context.Context {
+	return ctx
+}
+
+// TraceBatchQuery implements pgx.BatchTracer.
+func (w *Wire) TraceBatchQuery(_ context.Context, _ *pgx.Conn, data pgx.TraceBatchQueryData) {
+	w.record(data.SQL, data.Args)
+}
+
+// TraceBatchEnd implements pgx.BatchTracer.
+func (w *Wire) TraceBatchEnd(context.Context, *pgx.Conn, pgx.TraceBatchEndData) {}
+
+// countingConn is a connection that counts its round trips in w.
 type countingConn struct {
 	net.Conn
-	rt *RoundTrips
+	w *Wire
 	// awaiting is set by a write and cleared when an answer arrives: a write while it is
 	// clear starts a round trip.
 	awaiting atomic.Bool
@@ -152,7 +205,7 @@ type countingConn struct {
 
 func (c *countingConn) Write(b []byte) (int, error) {
 	if !c.awaiting.Swap(true) {
-		c.rt.n.Add(1)
+		c.w.n.Add(1)
 	}
 	return c.Conn.Write(b)
 }
@@ -165,11 +218,11 @@ func (c *countingConn) Read(b []byte) (int, error) {
 	return n, err
 }
 
-// CountingPool returns a pool like Pool whose connections count their round trips in rt.
-// So that a count depends only on what the code under test sends, the pool has one
-// connection (whose prepared statements warm up once), and never pings it when it hands it
-// out (pgxpool pings a connection that has been idle for a second by default).
-func CountingPool(t testing.TB, schema string, rt *RoundTrips) *pgxpool.Pool {
+// WiredPool returns a pool like Pool whose connections record what they send in w. So that
+// a count depends only on what the code under test sends, the pool has one connection (whose
+// prepared statements warm up once), and never pings it when it hands it out (pgxpool pings
+// a connection that has been idle for a second by default).
+func WiredPool(t testing.TB, schema string, w *Wire) *pgxpool.Pool {
 	t.Helper()
 	return pool(t, schema, func(cfg *pgxpool.Config) {
 		dial := cfg.ConnConfig.DialFunc
@@ -178,8 +231,9 @@ func CountingPool(t testing.TB, schema string, rt *RoundTrips) *pgxpool.Pool {
 			if err != nil {
 				return nil, err
 			}
-			return &countingConn{Conn: c, rt: rt}, nil
+			return &countingConn{Conn: c, w: w}, nil
 		}
+		cfg.ConnConfig.Tracer = w
 		cfg.ShouldPing = func(context.Context, pgxpool.ShouldPingParams) bool { return false }
 		cfg.MaxConns = 1
 	})
