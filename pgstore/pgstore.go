@@ -87,12 +87,12 @@
 // ViewByKey is a View whose start also reads the key (by team and digest) and the user who
 // created it, in the same snapshot as fn's reads, and hands them to the caller's check before
 // fn's first statement returns: authentication and the request's read in one round trip. To
-// send them together it must know the key's team before it reads the key, so a Store
-// remembers the team of each digest it has found (a key never changes team; at most 10,000,
-// then it forgets them all). Nothing it remembers decides anything: the key, its status, its
-// team and its creator are read in every ViewByKey, so a revocation on any replica is seen by
-// the next request. The first ViewByKey of a digest, or one whose remembered team no longer
-// has the key (deleted, or the same secret made a key of another team), finds the team with
+// send them together it must know the key's team and creator before it reads the key, so a
+// Store remembers them for each digest it has found (a key never changes team or creator; at
+// most 10,000 digests, then it forgets them all). Nothing it remembers decides anything: the
+// key, its status, its team and its creator are read in every ViewByKey, so a revocation on
+// any replica is seen by the next request. The first ViewByKey of a digest, or one whose
+// remembered key is gone (deleted, or the same secret made another key), finds the key with
 // one more statement.
 //
 // # Indexes and counting
@@ -160,8 +160,8 @@ const maxAttempts = 10
 // processes sharing the database.
 type Store struct {
 	pool *pgxpool.Pool
-	// keyTeams remembers the team of each digest ViewByKey has found ([32]byte → team ID),
-	// and nKeyTeams roughly how many it holds.
+	// keyTeams remembers where the key of each digest ViewByKey has found is ([32]byte →
+	// keyCheck without its check), and nKeyTeams roughly how many it holds.
 	keyTeams  sync.Map
 	nKeyTeams atomic.Int64
 }
@@ -293,19 +293,21 @@ func (s *Store) View(ctx context.Context, teamID string, fn func(ctx context.Con
 	return s.view(ctx, teamID, nil, fn)
 }
 
-// maxKeyTeams bounds the digests whose team a Store remembers (see ViewByKey); beyond it, it
+// maxKeyTeams bounds the digests whose key a Store remembers (see ViewByKey); beyond it, it
 // forgets them all and learns them again.
 const maxKeyTeams = 10_000
 
-// errNoKeyInTeam is the refusal of a ViewByKey whose team has no key with the digest.
+// errNoKeyInTeam is the refusal of a ViewByKey whose team has no key with the digest (or has
+// one with another creator).
 var errNoKeyInTeam = fmt.Errorf("pgstore: key digest: %w", store.ErrNotFound)
 
 // ViewByKey implements store.Store. The key, its team and its creator are read in fn's
 // transaction, in the round trip that carries fn's first statement (see View), on the team the
-// Store remembers for the digest: a key never changes team, so the only thing remembered is
-// where to look, and everything check decides on is read again every time. The first
-// ViewByKey of a digest on a Store finds the key's team with one more statement first; so
-// does one whose remembered team no longer has the key.
+// Store remembers for the digest, and the creator by the ID it remembers for it: a key never
+// changes team or creator, so the only things remembered are where to look, and everything
+// check decides on is read again every time. The first ViewByKey of a digest on a Store finds
+// them with one more statement first; so does one whose remembered key is gone (deleted, or
+// the same secret made another key).
 func (s *Store) ViewByKey(ctx context.Context, digest [32]byte, check func(store.Access) error, fn func(ctx context.Context, tx store.Tx) error) error {
 	if err := ctxErr(ctx); err != nil {
 		return err
@@ -315,45 +317,47 @@ func (s *Store) ViewByKey(ctx context.Context, digest [32]byte, check func(store
 	}
 	for {
 		v, known := s.keyTeams.Load(digest)
-		teamID, _ := v.(string)
+		k, _ := v.(keyCheck)
 		if !known {
 			var err error
-			if teamID, err = s.keyTeam(ctx, digest); err != nil {
+			if k, err = s.findKey(ctx, digest); err != nil {
 				return err
 			}
 			if s.nKeyTeams.Add(1) > maxKeyTeams {
 				s.keyTeams.Clear()
 				s.nKeyTeams.Store(1)
 			}
-			s.keyTeams.Store(digest, teamID)
+			s.keyTeams.Store(digest, k)
 		}
-		err := s.view(ctx, teamID, &keyCheck{digest: digest, check: check}, fn)
+		k.check = check
+		err := s.view(ctx, k.teamID, &k, fn)
 		if known && errors.Is(err, errNoKeyInTeam) {
-			s.keyTeams.Delete(digest) // deleted, or another key with the same secret elsewhere
+			s.keyTeams.Delete(digest)
 			continue
 		}
 		return err
 	}
 }
 
-// keyTeam returns the team of the key with the digest.
-func (s *Store) keyTeam(ctx context.Context, digest [32]byte) (string, error) {
-	var teamID string
-	err := s.pool.QueryRow(ctx, `SELECT team_id FROM teamscim_keys WHERE digest = $1`, digest[:]).Scan(&teamID)
+// findKey returns where the key with the digest is: its team and its creator's ID.
+func (s *Store) findKey(ctx context.Context, digest [32]byte) (keyCheck, error) {
+	k := keyCheck{digest: digest}
+	err := s.pool.QueryRow(ctx, `SELECT team_id, created_by FROM teamscim_keys WHERE digest = $1`, digest[:]).Scan(&k.teamID, &k.createdBy)
 	if errors.Is(err, pgx.ErrNoRows) {
-		return "", fmt.Errorf("pgstore: key digest: %w", store.ErrNotFound)
+		return k, fmt.Errorf("pgstore: key digest: %w", store.ErrNotFound)
 	}
 	if err != nil {
-		return "", dbErr(ctx, "look up key", err)
+		return k, dbErr(ctx, "look up key", err)
 	}
-	return teamID, nil
+	return k, nil
 }
 
-// keyCheck is the key whose access a ViewByKey reads when its transaction starts, and the
-// caller's check of it.
+// keyCheck is the key whose access a ViewByKey reads when its transaction starts (by its
+// digest, its team and its creator's ID, which never change), and the caller's check of it.
 type keyCheck struct {
-	digest [32]byte
-	check  func(store.Access) error
+	digest            [32]byte
+	teamID, createdBy string
+	check             func(store.Access) error
 }
 
 // view runs fn in a View of teamID, after key's check if key is not nil. A ViewByKey's first

@@ -125,7 +125,9 @@ func (x *tx) flight(ctx context.Context, op string, queue func(*pgx.Batch), read
 
 // queueStart queues the start of the transaction: its isolation level, and the team's row
 // (locked for an Update, which serialises Updates of the team from here to the end of the
-// transaction), or for a ViewByKey the key with its team, and the user who created the key. A
+// transaction), or for a ViewByKey the key with its team, and the user who created the key,
+// by the ID the Store remembers for the key (readStart checks it against the key's: a plain
+// ID keeps the statement the same as GetUser's, and its plan on the primary key). A
 // transaction that stays open begins with BEGIN; one sent whole (x.once) is the implicit
 // transaction of the pipelined batch, which ends with the batch, so SET TRANSACTION sets its
 // level and no COMMIT is needed.
@@ -142,8 +144,7 @@ func (x *tx) queueStart(b *pgx.Batch) {
 		b.Queue(begin + ` ISOLATION LEVEL REPEATABLE READ READ ONLY`)
 		b.Queue(`SELECT k.*, t.* FROM (SELECT `+keyCols+` FROM teamscim_keys WHERE team_id = $1 AND digest = $2) k,
 			(SELECT `+teamCols+` FROM teamscim_teams WHERE id = $1) t`, x.teamID, x.key.digest[:])
-		b.Queue(`SELECT `+userCols+` FROM teamscim_users WHERE team_id = $1 AND id = (
-			SELECT created_by FROM teamscim_keys WHERE team_id = $1 AND digest = $2)`, x.teamID, x.key.digest[:])
+		b.Queue(getUserSQL, x.teamID, x.key.createdBy)
 	default:
 		b.Queue(begin + ` ISOLATION LEVEL REPEATABLE READ READ ONLY`)
 		b.Queue(`SELECT `+teamCols+` FROM teamscim_teams WHERE id = $1`, x.teamID)
@@ -178,7 +179,7 @@ func (x *tx) readStart(br pgx.BatchResults) error {
 	if err != nil && !errors.Is(err, pgx.ErrNoRows) {
 		return err
 	}
-	if noKey {
+	if noKey || a.Key.CreatedBy != x.key.createdBy {
 		x.refused = errNoKeyInTeam
 	} else {
 		x.refused = x.key.check(a)
@@ -464,6 +465,9 @@ func (x *tx) CreateUser(ctx context.Context, u store.User) error {
 	return nil
 }
 
+// getUserSQL reads the user of the team $1 with the ID $2.
+const getUserSQL = `SELECT ` + userCols + ` FROM teamscim_users WHERE team_id = $1 AND id = $2`
+
 // GetUser implements store.Tx.
 func (x *tx) GetUser(ctx context.Context, id string) (store.User, error) {
 	if err := x.check(ctx, false); err != nil {
@@ -473,7 +477,7 @@ func (x *tx) GetUser(ctx context.Context, id string) (store.User, error) {
 	if !storable(id) {
 		return store.User{}, notFound
 	}
-	u, err := queryRow(ctx, x, "get user", scanUser, `SELECT `+userCols+` FROM teamscim_users WHERE team_id = $1 AND id = $2`, x.teamID, id)
+	u, err := queryRow(ctx, x, "get user", scanUser, getUserSQL, x.teamID, id)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return store.User{}, notFound
 	}

@@ -397,8 +397,8 @@ func testViewByKeyRefused(t *testing.T, s store.Store) {
 }
 
 // Nothing check decides on is remembered from one ViewByKey to the next: a revoked key, a
-// change of the team or of the creator, a deleted key, and a key with the same digest in
-// another team are all seen at once.
+// change of the team or of the creator, a deleted key, and a key with the same digest made
+// again (by another creator, or in another team) are all seen at once.
 func testViewByKeyReadsAfresh(t *testing.T, s store.Store) {
 	tm := newTeam(t, s, "team-1")
 	newTeam(t, s, "team-2")
@@ -433,6 +433,15 @@ func testViewByKeyReadsAfresh(t *testing.T, s store.Store) {
 	mustUpdate(t, s, tm.ID, func(ctx context.Context, tx store.Tx) error { return tx.DeleteKey(ctx, k.ID) })
 	_, _, err = access(t, s, k.Digest, "owner-1")
 	assert.ErrorIs(t, err, store.ErrNotFound, "a deleted key")
+
+	again := newKey("key-8", tm.ID) // the same secret again, by another creator
+	again.Digest, again.CreatedBy = k.Digest, "owner-2"
+	createKeys(t, s, tm.ID, again)
+	a, _, err = access(t, s, k.Digest, "owner-1")
+	require.NoError(t, err)
+	assert.Equal(t, "key-8", a.Key.ID)
+	assert.False(t, a.CreatorFound, "the new key's creator is not a user")
+	mustUpdate(t, s, tm.ID, func(ctx context.Context, tx store.Tx) error { return tx.DeleteKey(ctx, again.ID) })
 
 	moved := newKey("key-9", "team-2") // the same secret, in another team
 	moved.Digest = k.Digest
