@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"slices"
 	"strings"
 	"testing"
 
@@ -15,6 +16,7 @@ import (
 	"github.com/teamscim/teamscim/internal/pgtest"
 	"github.com/teamscim/teamscim/internal/scaletest"
 	"github.com/teamscim/teamscim/pgstore"
+	"github.com/teamscim/teamscim/store"
 )
 
 // TestCostFlatInTeamSize guards pgstore's per-request cost of the identity providers' hot
@@ -104,4 +106,116 @@ func assertNoSeqScan(t *testing.T, pool *pgxpool.Pool, s pgtest.Statement, table
 			t.Errorf("%s: this statement reads %s sequentially:\n%s\nplan: %s", fmt.Sprintf(what, args...), table, s.SQL, raw)
 		}
 	}
+}
+
+// TestPlansMadeOnANewTable guards against plans that PostgreSQL makes while the users table is
+// new and nearly empty (no statistics until its first ANALYZE) and keeps in the connection's
+// prepared statements: the hot requests run a few times in a team of two users, the team then
+// grows to 100,000 users without an ANALYZE, and every query they send is EXPLAINed (ANALYZE,
+// BUFFERS) as the connection's own prepared statement, with its cached plan: none may read
+// more than a handful of buffers.
+func TestPlansMadeOnANewTable(t *testing.T) {
+	pgstore.DSN(t)
+	if testing.Short() {
+		t.Skip("seeds a team of 100,000 users")
+	}
+	ctx := t.Context()
+	n := scaletest.Large
+	schema := pgstore.NewSchema(t)
+	var wire pgtest.Wire
+	pool := pgtest.WiredPool(t, schema, &wire)
+	srv, err := teamscim.New(teamscim.Config{Store: pgstore.New(pool)})
+	require.NoError(t, err)
+	mux := http.NewServeMux()
+	mux.Handle("/scim/v2/", http.StripPrefix("/scim/v2", srv))
+	teamID, key := readyTeam(t, replica{srv: srv, h: mux}, "Acme")
+	users := scaletest.Users(n)
+	addressed := []int{n / 3, n / 2} // the users scaletest.Ops reads and changes
+	var first, rest []store.User
+	for i, u := range users {
+		if slices.Contains(addressed, i) {
+			first = append(first, u)
+		} else {
+			rest = append(rest, u)
+		}
+	}
+	require.NoError(t, pgstore.CopyUsers(ctx, pool, teamID, first))
+	ops := scaletest.Ops("/scim/v2", n)
+	for _, op := range ops {
+		for range 8 { // past the 5 runs after which PostgreSQL may keep a generic plan
+			scaletest.Send(t, mux, key.Secret, op.Next())
+			idle(t, pool)
+		}
+	}
+	require.NoError(t, pgstore.CopyUsers(ctx, pool, teamID, rest))
+
+	for _, op := range ops {
+		wire.Reset()
+		scaletest.Send(t, mux, key.Secret, op.Next())
+		idle(t, pool)
+		for _, s := range wire.Statements() {
+			if verb, _, _ := strings.Cut(strings.TrimSpace(s.SQL), " "); !strings.EqualFold(verb, "SELECT") {
+				continue // writes are not run twice; BEGIN and SET TRANSACTION have no plan
+			}
+			blocks := cachedPlanBlocks(t, pool, s)
+			assert.LessOrEqual(t, blocks, 20, "%s: with the plan made on a new table, this query reads %d buffers at %d users:\n%s",
+				op.Name, blocks, n, s.SQL)
+		}
+	}
+}
+
+// cachedPlanBlocks runs s as the prepared statement pgx made of it on pool's one connection
+// (so with the plan PostgreSQL cached for it there), under EXPLAIN (ANALYZE, BUFFERS), and
+// returns the buffers it read.
+func cachedPlanBlocks(t *testing.T, pool *pgxpool.Pool, s pgtest.Statement) int {
+	t.Helper()
+	conn, err := pool.Acquire(t.Context())
+	require.NoError(t, err)
+	defer conn.Release()
+	var name string
+	require.NoError(t, conn.QueryRow(t.Context(), `SELECT name FROM pg_prepared_statements WHERE statement = $1`, s.SQL).Scan(&name), s.SQL)
+	params := make([]string, len(s.Args)) // EXECUTE takes no bind parameters: literals
+	for i, a := range s.Args {
+		params[i] = literal(t, a)
+	}
+	var raw []byte
+	require.NoError(t, conn.QueryRow(t.Context(), "EXPLAIN (ANALYZE, BUFFERS, FORMAT JSON) EXECUTE "+name+"("+strings.Join(params, ", ")+")").
+		Scan(&raw), s.SQL)
+	var plans []struct {
+		Plan struct {
+			Hit  int `json:"Shared Hit Blocks"`
+			Read int `json:"Shared Read Blocks"`
+		}
+	}
+	require.NoError(t, json.Unmarshal(raw, &plans))
+	blocks := 0
+	for _, p := range plans {
+		blocks += p.Plan.Hit + p.Plan.Read
+	}
+	return blocks
+}
+
+// literal is a as an SQL literal, for the argument types of pgstore's queries.
+func literal(t *testing.T, a any) string {
+	t.Helper()
+	switch v := a.(type) {
+	case string:
+		return "'" + strings.ReplaceAll(v, "'", "''") + "'"
+	case []byte:
+		return fmt.Sprintf(`'\x%x'`, v)
+	case bool, int, int64:
+		return fmt.Sprint(v)
+	case *bool:
+		if v == nil {
+			return "NULL"
+		}
+		return fmt.Sprint(*v)
+	case *int64:
+		if v == nil {
+			return "NULL"
+		}
+		return fmt.Sprint(*v)
+	}
+	t.Fatalf("no literal for %T", a)
+	return ""
 }

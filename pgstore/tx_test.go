@@ -355,8 +355,9 @@ func TestMigrateConcurrentAndIdempotent(t *testing.T) {
 	require.NoError(t, rows.Err())
 	require.NotEmpty(t, versions)
 	assert.Equal(t, int32(pgstore.SchemaVersion()), versions[len(versions)-1])
-	for i := range versions {
-		assert.Equal(t, int32(i+1), versions[i], "each version once, in order")
+	assert.Equal(t, int32(1), versions[0])
+	for i := 1; i < len(versions); i++ {
+		assert.Less(t, versions[i-1], versions[i], "each version once, in order")
 	}
 	// The migrated schema works from every pool.
 	require.NoError(t, pools[3].CreateTeam(t.Context(), store.Team{ID: "team-1"}))
