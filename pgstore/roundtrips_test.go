@@ -7,7 +7,6 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
-
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
@@ -28,6 +27,37 @@ func idle(t *testing.T, pool *pgxpool.Pool) {
 		}
 		time.Sleep(time.Millisecond)
 	}
+}
+
+// wired is a Server on pgstore on a pool whose one connection records what it sends
+// (pgtest.WiredPool), mounted under /scim/v2, with one ready team and its key's secret.
+type wired struct {
+	schema string
+	pool   *pgxpool.Pool
+	wire   *pgtest.Wire
+	replica
+	teamID, key string
+}
+
+// newWired returns a wired Server in a schema of its own, configured by configure if not nil.
+func newWired(t *testing.T, configure func(*teamscim.Config)) wired {
+	t.Helper()
+	w := wired{schema: pgstore.NewSchema(t), wire: &pgtest.Wire{}}
+	w.pool = pgtest.WiredPool(t, w.schema, w.wire)
+	w.store = pgstore.New(w.pool)
+	cfg := teamscim.Config{Store: w.store}
+	if configure != nil {
+		configure(&cfg)
+	}
+	var err error
+	w.srv, err = teamscim.New(cfg)
+	require.NoError(t, err)
+	mux := http.NewServeMux()
+	mux.Handle("/scim/v2/", http.StripPrefix("/scim/v2", w.srv))
+	w.h = mux
+	teamID, key := readyTeam(t, w.replica, "Acme")
+	w.teamID, w.key = teamID, key.Secret
+	return w
 }
 
 // roundTripCase is one kind of IdP request and the most round trips to the database it may
@@ -63,19 +93,12 @@ func TestRoundTrips(t *testing.T) {
 }
 
 func testRoundTrips(t *testing.T, hooks bool) {
-	schema := pgstore.NewSchema(t)
-	var wire pgtest.Wire
-	pool := pgtest.WiredPool(t, schema, &wire)
-	cfg := teamscim.Config{Store: pgstore.New(pool)}
-	if hooks {
-		cfg.Workspaces, cfg.Accounts = memworkspace.New(), memaccounts.New()
-	}
-	srv, err := teamscim.New(cfg)
-	require.NoError(t, err)
-	mux := http.NewServeMux()
-	mux.Handle("/scim/v2/", http.StripPrefix("/scim/v2", srv))
-	r := replica{srv: srv, h: mux}
-	_, key := readyTeam(t, r, "Acme")
+	w := newWired(t, func(cfg *teamscim.Config) {
+		if hooks {
+			cfg.Workspaces, cfg.Accounts = memworkspace.New(), memaccounts.New()
+		}
+	})
+	pool, wire, r, key := w.pool, w.wire, w.replica, w.key
 
 	create := func(i int) any {
 		return map[string]any{"schemas": []string{"urn:ietf:params:scim:schemas:core:2.0:User"},
@@ -84,7 +107,7 @@ func testRoundTrips(t *testing.T, hooks bool) {
 	}
 	var ids []string
 	for i := range 5 {
-		res := r.do(t, key.Secret, http.MethodPost, "/Users", create(i))
+		res := r.do(t, key, http.MethodPost, "/Users", create(i))
 		require.Equal(t, http.StatusCreated, res.code, res.raw)
 		ids = append(ids, res.body["id"].(string))
 	}
@@ -120,7 +143,7 @@ func testRoundTrips(t *testing.T, hooks bool) {
 				body = c.body(i)
 			}
 			wire.Reset()
-			res := r.do(t, key.Secret, c.method, c.path(i), body)
+			res := r.do(t, key, c.method, c.path(i), body)
 			idle(t, pool) // a View ends after the answer
 			counts[i] = wire.RoundTrips()
 			require.Equal(t, c.want, res.code, "%s: %s", c.name, res.raw)

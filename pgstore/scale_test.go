@@ -3,7 +3,6 @@ package pgstore_test
 import (
 	"encoding/json"
 	"fmt"
-	"net/http"
 	"slices"
 	"strings"
 	"testing"
@@ -12,7 +11,6 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/teamscim/teamscim"
 	"github.com/teamscim/teamscim/internal/pgtest"
 	"github.com/teamscim/teamscim/internal/scaletest"
 	"github.com/teamscim/teamscim/pgstore"
@@ -33,26 +31,20 @@ func TestCostFlatInTeamSize(t *testing.T) {
 	roundTrips := map[string][]int{}
 	var names []string
 	for _, n := range scaletest.Sizes {
-		schema := pgstore.NewSchema(t)
-		var wire pgtest.Wire
-		pool := pgtest.WiredPool(t, schema, &wire)
-		srv, err := teamscim.New(teamscim.Config{Store: pgstore.New(pool)})
-		require.NoError(t, err)
-		mux := http.NewServeMux()
-		mux.Handle("/scim/v2/", http.StripPrefix("/scim/v2", srv))
-		teamID, key := readyTeam(t, replica{srv: srv, h: mux}, "Acme")
-		require.NoError(t, pgstore.CopyUsers(ctx, pool, teamID, scaletest.Users(n)))
-		plain := pgstore.OpenPool(t, schema) // EXPLAINs go through a pool of their own
-		_, err = plain.Exec(ctx, "ANALYZE")
+		w := newWired(t, nil)
+		pool, wire, mux, key := w.pool, w.wire, w.h, w.key
+		require.NoError(t, pgstore.CopyUsers(ctx, pool, w.teamID, scaletest.Users(n)))
+		plain := pgstore.OpenPool(t, w.schema) // EXPLAINs go through a pool of their own
+		_, err := plain.Exec(ctx, "ANALYZE")
 		require.NoError(t, err)
 
 		for _, op := range scaletest.Ops("/scim/v2", n) {
 			for range 2 { // pgx prepares the statements; both states of a toggle are reached
-				scaletest.Send(t, mux, key.Secret, op.Next())
+				scaletest.Send(t, mux, key, op.Next())
 				idle(t, pool)
 			}
 			wire.Reset()
-			scaletest.Send(t, mux, key.Secret, op.Next())
+			scaletest.Send(t, mux, key, op.Next())
 			idle(t, pool)
 			if roundTrips[op.Name] == nil {
 				names = append(names, op.Name)
@@ -121,14 +113,8 @@ func TestPlansMadeOnANewTable(t *testing.T) {
 	}
 	ctx := t.Context()
 	n := scaletest.Large
-	schema := pgstore.NewSchema(t)
-	var wire pgtest.Wire
-	pool := pgtest.WiredPool(t, schema, &wire)
-	srv, err := teamscim.New(teamscim.Config{Store: pgstore.New(pool)})
-	require.NoError(t, err)
-	mux := http.NewServeMux()
-	mux.Handle("/scim/v2/", http.StripPrefix("/scim/v2", srv))
-	teamID, key := readyTeam(t, replica{srv: srv, h: mux}, "Acme")
+	w := newWired(t, nil)
+	pool, wire, mux, key, teamID := w.pool, w.wire, w.h, w.key, w.teamID
 	users := scaletest.Users(n)
 	addressed := []int{n / 3, n / 2} // the users scaletest.Ops reads and changes
 	var first, rest []store.User
@@ -143,7 +129,7 @@ func TestPlansMadeOnANewTable(t *testing.T) {
 	ops := scaletest.Ops("/scim/v2", n)
 	for _, op := range ops {
 		for range 8 { // past the 5 runs after which PostgreSQL may keep a generic plan
-			scaletest.Send(t, mux, key.Secret, op.Next())
+			scaletest.Send(t, mux, key, op.Next())
 			idle(t, pool)
 		}
 	}
@@ -151,7 +137,7 @@ func TestPlansMadeOnANewTable(t *testing.T) {
 
 	for _, op := range ops {
 		wire.Reset()
-		scaletest.Send(t, mux, key.Secret, op.Next())
+		scaletest.Send(t, mux, key, op.Next())
 		idle(t, pool)
 		for _, s := range wire.Statements() {
 			if verb, _, _ := strings.Cut(strings.TrimSpace(s.SQL), " "); !strings.EqualFold(verb, "SELECT") {
