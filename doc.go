@@ -26,7 +26,9 @@
 // expired key answers 401 with WWW-Authenticate: Bearer; a team whose SCIM switch is off or
 // whose plan does not include SCIM answers 403, and so does a key whose creator is no longer an
 // active admin of the team. Keys are stored only as SHA-256 digests and checked against the
-// store on every request, so a revocation takes effect on the very next request.
+// store on every request, so a revocation takes effect on the very next request: a GET's key is
+// read and checked in the same transaction as its first read (store.Store.ViewByKey: one round
+// trip on pgstore), any other request's before its body is read.
 //
 // # Users
 //

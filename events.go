@@ -96,6 +96,10 @@ type effects struct {
 	events   []Event
 	jobs     []string      // members whose jobs (workspace hand-overs) run after the commit
 	outcomes outcomeCounts // provisioning outcomes, for the metrics (telemetry.go)
+	// created are the members this run creates, and claimed the jobs it created claimed for
+	// them, which the request runs after the commit (see queueJob).
+	created []string
+	claimed []store.Job
 }
 
 // runJobs asks for userID's jobs to run after the commit.
@@ -125,6 +129,11 @@ func (s *Server) update(ctx context.Context, teamID, actor string, fn func(ctx c
 	}
 	for _, e := range fx.events {
 		s.cfg.Events.Event(ctx, e)
+	}
+	for _, j := range fx.claimed {
+		if err := s.runJobs(ctx, teamID, j); err != nil && !errors.Is(err, errJobFailed) {
+			s.log.Error("teamscim: running a job", "team", teamID, "user", j.UserID, "error", err)
+		}
 	}
 	for _, userID := range fx.jobs {
 		if err := s.runUserJobs(ctx, teamID, userID); err != nil && !errors.Is(err, errJobFailed) {

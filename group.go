@@ -137,7 +137,7 @@ func (s *Server) createGroup(ctx context.Context, rq *request, body []byte) (sto
 // readGroup reads a group.
 func (s *Server) readGroup(ctx context.Context, rq *request, id string) (store.Group, error) {
 	var g store.Group
-	err := s.store.View(ctx, rq.teamID, func(ctx context.Context, tx store.Tx) error {
+	err := s.view(ctx, rq, func(ctx context.Context, tx store.Tx) error {
 		var err error
 		g, err = getGroup(ctx, tx, id)
 		return err
@@ -706,7 +706,7 @@ func (s *Server) renderGroup(ctx context.Context, rq *request, g store.Group, p 
 // user's userName).
 func (s *Server) memberValues(ctx context.Context, rq *request, g store.Group) ([]any, error) {
 	members := []any{}
-	err := s.store.View(ctx, rq.teamID, func(ctx context.Context, tx store.Tx) error {
+	err := s.view(ctx, rq, func(ctx context.Context, tx store.Tx) error {
 		pg, err := tx.ListMembers(ctx, g.ID, store.ListOptions{})
 		if err != nil {
 			return err

@@ -21,7 +21,8 @@ var errJobFailed = errors.New("teamscim: a call to the host failed; it will be r
 var errBadJob = errors.New("teamscim: job cannot run")
 
 // queueJob commits, in tx, a job of kind for userID carrying data, and asks for it to run
-// after the commit.
+// after the commit. A job that nothing comes before (the member has no other job) is created
+// claimed (see claimNext), and the request runs it without another Update to claim it.
 func (s *Server) queueJob(ctx context.Context, tx store.Tx, fx *effects, userID, kind string, data any) error {
 	id, err := uuid.NewV7()
 	if err != nil {
@@ -31,10 +32,28 @@ func (s *Server) queueJob(ctx context.Context, tx store.Tx, fx *effects, userID,
 	if err != nil {
 		return err
 	}
-	if err := tx.CreateJob(ctx, store.Job{ID: id.String(), UserID: userID, Kind: kind, Data: raw, Created: fx.now}); err != nil {
+	j := store.Job{ID: id.String(), UserID: userID, Kind: kind, Data: raw, Created: fx.now}
+	claimedHere := slices.ContainsFunc(fx.claimed, func(c store.Job) bool { return c.UserID == userID })
+	claim := !slices.Contains(fx.jobs, userID) && !claimedHere
+	if claim && !slices.Contains(fx.created, userID) { // a member created here has no job yet
+		jobs, err := tx.ListJobs(ctx, userID)
+		if err != nil {
+			return err
+		}
+		claim = len(jobs) == 0
+	}
+	if claim {
+		j.Attempts, j.NextAttempt = 1, fx.now.Add(2*s.jobTimeout(kind))
+	}
+	if err := tx.CreateJob(ctx, j); err != nil {
 		return err
 	}
-	fx.runJobs(userID)
+	switch {
+	case claim:
+		fx.claimed = append(fx.claimed, j)
+	case !claimedHere: // after a job claimed here, runJobs runs the member's next ones in order
+		fx.runJobs(userID)
+	}
 	return nil
 }
 
@@ -56,43 +75,50 @@ func (s *Server) pendingJobs(ctx context.Context, tx store.Tx, fx *effects, user
 
 // runUserJobs runs the due jobs of one member in order, stopping at the first that fails.
 func (s *Server) runUserJobs(ctx context.Context, teamID, userID string) error {
-	for {
-		job, ok, err := s.claimJob(ctx, teamID, userID)
-		if err != nil || !ok {
-			return err
-		}
-		if err := s.runJob(ctx, teamID, job); err != nil {
-			return err
-		}
-	}
-}
-
-// claimJob takes the member's oldest job if it is due: it counts the attempt and leases the
-// job for twice the call timeout, so that no other request starts it meanwhile. ok is false
-// when the member has no job, or its oldest job is leased or not due.
-func (s *Server) claimJob(ctx context.Context, teamID, userID string) (store.Job, bool, error) {
 	var job store.Job
 	var ok bool
 	err := s.store.Update(ctx, teamID, func(ctx context.Context, tx store.Tx) error {
-		ok = false
-		jobs, err := tx.ListJobs(ctx, userID)
-		if err != nil || len(jobs) == 0 {
-			return err
-		}
-		j := jobs[0] // the oldest: a member's jobs apply in the order of the changes
-		now := s.now()
-		if now.Before(j.NextAttempt) {
-			return nil
-		}
-		j.Attempts++
-		j.NextAttempt = now.Add(2 * s.jobTimeout(j.Kind))
-		if err := tx.UpdateJob(ctx, j); err != nil {
-			return err
-		}
-		job, ok = j, true
-		return nil
+		var err error
+		job, ok, err = s.claimNext(ctx, tx, userID)
+		return err
 	})
-	return job, ok, err
+	if err != nil || !ok {
+		return err
+	}
+	return s.runJobs(ctx, teamID, job)
+}
+
+// runJobs runs a claimed job and then, one by one, the member's next due jobs, each claimed in
+// the Update that records the outcome of the one before; it stops at the first that fails.
+func (s *Server) runJobs(ctx context.Context, teamID string, job store.Job) error {
+	for {
+		next, ok, err := s.runJob(ctx, teamID, job)
+		if err != nil || !ok {
+			return err
+		}
+		job = next
+	}
+}
+
+// claimNext takes the member's oldest job if it is due: it counts the attempt and leases the
+// job for twice the call timeout, so that no other request starts it meanwhile. ok is false
+// when the member has no job, or its oldest job is leased or not due.
+func (s *Server) claimNext(ctx context.Context, tx store.Tx, userID string) (store.Job, bool, error) {
+	jobs, err := tx.ListJobs(ctx, userID)
+	if err != nil || len(jobs) == 0 {
+		return store.Job{}, false, err
+	}
+	j := jobs[0] // the oldest: a member's jobs apply in the order of the changes
+	now := s.now()
+	if now.Before(j.NextAttempt) {
+		return store.Job{}, false, nil
+	}
+	j.Attempts++
+	j.NextAttempt = now.Add(2 * s.jobTimeout(j.Kind))
+	if err := tx.UpdateJob(ctx, j); err != nil {
+		return store.Job{}, false, err
+	}
+	return j, true, nil
 }
 
 // jobTimeout bounds one call of a job of kind.
@@ -104,21 +130,23 @@ func (s *Server) jobTimeout(kind string) time.Duration {
 }
 
 // runJob calls the host for a claimed job and records the outcome: the job is deleted on
-// success and released for the next retry on failure. A job that cannot run at all (its
-// data unreadable, or its hook no longer configured) is dropped with an error in the log.
-func (s *Server) runJob(ctx context.Context, teamID string, job store.Job) error {
+// success, and the member's next due job claimed in the same Update (next, ok); it is released
+// for the next retry on failure (errJobFailed). A job that cannot run at all (its data
+// unreadable, or its hook no longer configured) is dropped with an error in the log.
+func (s *Server) runJob(ctx context.Context, teamID string, job store.Job) (next store.Job, ok bool, err error) {
 	callErr := s.tel.runJob(ctx, teamID, job, s.callJob)
 	if errors.Is(callErr, errBadJob) {
 		s.log.Error("teamscim: dropping a job that cannot run", "team", teamID, "job", job.ID, "kind", job.Kind, "error", callErr)
 		callErr = nil
 	}
-	if err := s.finishJob(ctx, teamID, job, callErr); err != nil {
-		return err
+	next, ok, err = s.finishJob(ctx, teamID, job, callErr)
+	if err != nil {
+		return store.Job{}, false, err
 	}
 	if callErr != nil {
-		return errJobFailed
+		return store.Job{}, false, errJobFailed
 	}
-	return nil
+	return next, ok, nil
 }
 
 // callJob makes a job's call, bounded by its timeout. A panic in the host's code is a failure
@@ -140,16 +168,19 @@ func (s *Server) callJob(ctx context.Context, teamID string, job store.Job) (err
 	return fmt.Errorf("%w: no hook for jobs of kind %q", errBadJob, job.Kind)
 }
 
-// finishJob deletes a job that succeeded, or records the failure and makes the job due again.
-// It runs even when the request's context is done: the outcome must not be lost.
-func (s *Server) finishJob(ctx context.Context, teamID string, job store.Job, callErr error) error {
+// finishJob deletes a job that succeeded and claims the member's next due job (see
+// claimNext), or records the failure and makes the job due again. It runs even when the
+// request's context is done: the outcome must not be lost.
+func (s *Server) finishJob(ctx context.Context, teamID string, job store.Job, callErr error) (next store.Job, ok bool, err error) {
 	ctx = context.WithoutCancel(ctx)
-	err := s.store.Update(ctx, teamID, func(ctx context.Context, tx store.Tx) error {
+	err = s.store.Update(ctx, teamID, func(ctx context.Context, tx store.Tx) error {
+		ok = false
 		if callErr == nil {
 			err := tx.DeleteJob(ctx, job.ID)
-			if errors.Is(err, store.ErrNotFound) {
-				return nil
+			if err != nil && !errors.Is(err, store.ErrNotFound) {
+				return err
 			}
+			next, ok, err = s.claimNext(ctx, tx, job.UserID)
 			return err
 		}
 		j := job
@@ -165,7 +196,7 @@ func (s *Server) finishJob(ctx context.Context, teamID string, job store.Job, ca
 		s.log.Warn("teamscim: a call to the host failed; it will be retried", "team", teamID, "user", job.UserID,
 			"kind", job.Kind, "attempt", job.Attempts, "error", callErr)
 	}
-	return err
+	return next, ok, err
 }
 
 // RetryPending runs every due job of every team: the workspace hand-overs and account calls

@@ -98,7 +98,7 @@ func (s *Server) serveSearch(w http.ResponseWriter, r *http.Request, rq *request
 // serveList answers a list or search of users from the store's indexes where it can.
 func (s *Server) serveList(w http.ResponseWriter, r *http.Request, rq *request, rt routed, p listParams) {
 	if p.err != nil {
-		writeError(w, *p.err)
+		s.fail(r.Context(), w, rq, *p.err)
 		return
 	}
 	if p.startIndex < 1 {
@@ -116,7 +116,7 @@ func (s *Server) serveList(w http.ResponseWriter, r *http.Request, rq *request, 
 	}
 	f, err := compileFilter(rd, p.filter)
 	if err != nil {
-		writeError(w, s.scimError(err))
+		s.fail(r.Context(), w, rq, err)
 		return
 	}
 	var resources []map[string]any
@@ -127,7 +127,7 @@ func (s *Server) serveList(w http.ResponseWriter, r *http.Request, rq *request, 
 		resources, total, err = s.listUsers(r.Context(), rq, f, p)
 	}
 	if err != nil {
-		writeError(w, s.scimError(err))
+		s.fail(r.Context(), w, rq, err)
 		return
 	}
 	body, err := listResponse{
@@ -138,7 +138,7 @@ func (s *Server) serveList(w http.ResponseWriter, r *http.Request, rq *request, 
 		Resources:    resources,
 	}.encode()
 	if err != nil {
-		writeError(w, s.scimError(err))
+		s.fail(r.Context(), w, rq, err)
 		return
 	}
 	writeJSON(w, http.StatusOK, body)
@@ -148,7 +148,7 @@ func (s *Server) serveList(w http.ResponseWriter, r *http.Request, rq *request, 
 func (s *Server) listUsers(ctx context.Context, rq *request, f *compiled, p listParams) ([]map[string]any, int, error) {
 	var users []store.User
 	var total int
-	err := s.store.View(ctx, rq.teamID, func(ctx context.Context, tx store.Tx) error {
+	err := s.view(ctx, rq, func(ctx context.Context, tx store.Tx) error {
 		var err error
 		users, total, err = s.queryUsers(ctx, tx, f, p.startIndex-1, p.count)
 		return err
@@ -170,7 +170,7 @@ func (s *Server) listUsers(ctx context.Context, rq *request, f *compiled, p list
 func (s *Server) listGroups(ctx context.Context, rq *request, f *compiled, p listParams) ([]map[string]any, int, error) {
 	var groups []store.Group
 	var total int
-	err := s.store.View(ctx, rq.teamID, func(ctx context.Context, tx store.Tx) error {
+	err := s.view(ctx, rq, func(ctx context.Context, tx store.Tx) error {
 		var err error
 		groups, total, err = s.queryGroups(ctx, tx, f, p.startIndex-1, p.count)
 		return err

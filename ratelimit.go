@@ -1,13 +1,13 @@
 package teamscim
 
 import (
+	"context"
 	"fmt"
 	"math"
 	"net/http"
 	"sync"
 	"time"
 
-	scimerrors "github.com/elimity-com/scim/errors"
 	"golang.org/x/time/rate"
 )
 
@@ -126,25 +126,22 @@ func (rl *rateLimiter) size() int {
 	return len(rl.teams)
 }
 
-// checkRate spends the request's token of its team's budget, or writes the 429 and returns
-// false.
-func (s *Server) checkRate(w http.ResponseWriter, r *http.Request, teamID string) bool {
+// rateLimit spends a request's token of its team's budget (the write budget if write), or
+// returns the 429 to answer, with the seconds to wait before a retry.
+func (s *Server) rateLimit(ctx context.Context, teamID string, write bool) error {
 	if s.limiter == nil {
-		return true
+		return nil
 	}
-	write := isWrite(r.Method)
 	wait, ok := s.limiter.allow(teamID, write, s.now())
 	if ok {
-		return true
+		return nil
 	}
 	secs := max(1, int(math.Ceil(wait.Seconds())))
 	class, perMinute := "reads", s.cfg.RateLimit.ReadsPerMinute
 	if write {
 		class, perMinute = "writes", s.cfg.RateLimit.WritesPerMinute
 	}
-	s.tel.rateLimited(r, teamID, class)
-	w.Header().Set("Retry-After", fmt.Sprint(secs))
-	writeError(w, scimerrors.ScimError{Status: http.StatusTooManyRequests,
-		Detail: fmt.Sprintf("Too many requests: the team's SCIM rate limit is %d %s per minute. Retry after %d s.", perMinute, class, secs)})
-	return false
+	s.tel.rateLimited(ctx, teamID, class)
+	return &apiError{status: http.StatusTooManyRequests, retryAfter: secs,
+		detail: fmt.Sprintf("Too many requests: the team's SCIM rate limit is %d %s per minute. Retry after %d s.", perMinute, class, secs)}
 }

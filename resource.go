@@ -48,7 +48,7 @@ func (s *Server) serveGet(w http.ResponseWriter, r *http.Request, rq *request, r
 		}
 	}
 	if err != nil {
-		writeError(w, s.scimError(err))
+		s.fail(r.Context(), w, rq, err)
 		return
 	}
 	writeJSON(w, http.StatusOK, body)
@@ -87,7 +87,7 @@ func (s *Server) serveWrite(w http.ResponseWriter, r *http.Request, rq *request,
 		out, err = s.writeUser(r, rq, rt, body)
 	}
 	if err != nil {
-		writeError(w, s.scimError(err))
+		s.fail(r.Context(), w, rq, err)
 		return
 	}
 	if out.status == http.StatusNoContent {

@@ -303,6 +303,16 @@ type request struct {
 	keyID   string // the API key that authenticated the request
 	baseURL string // absolute SCIM root, no trailing slash
 	groups  []groupRef
+	write   bool // the request spends its team's write budget (see rateLimit)
+
+	// digest is the SHA-256 of the request's API key. Until authed is set, the request is
+	// not authenticated: its first read does it (see view). authErr is why it could not be.
+	digest  [32]byte
+	key     store.APIKey
+	authed  bool
+	authErr error
+	// w is the request's response writer, where telemetry records the team and key.
+	w http.ResponseWriter
 }
 
 // actor is the Actor of the events the request causes.
@@ -351,22 +361,20 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 
-	team, key, err := s.authenticate(r.Context(), r.Header.Get("Authorization"))
-	if err != nil {
-		s.tel.authFailed(w, r, err)
-		var ae *apiError
-		if errors.As(err, &ae) && ae.status == http.StatusUnauthorized {
-			w.Header().Set("WWW-Authenticate", `Bearer realm="SCIM"`)
+	secret, ok := parseAuthorization(r.Header.Get("Authorization"))
+	if !ok {
+		s.fail(r.Context(), w, nil, refuse(authMissing, store.APIKey{}))
+		return
+	}
+	rq := &request{baseURL: s.baseURL(r), write: isWrite(r.Method), digest: keyDigest(secret), w: w}
+	if rt.kind != routeGet && rt.kind != routeList {
+		// A GET is authenticated by its first read, in the same transaction (see view);
+		// anything else before its body is read.
+		if err := s.authenticate(r.Context(), rq); err != nil {
+			s.fail(r.Context(), w, rq, err)
+			return
 		}
-		writeError(w, s.scimError(err))
-		return
 	}
-	s.tel.authenticated(w, team.ID, key.ID)
-	if !s.checkRate(w, r, team.ID) {
-		return
-	}
-
-	rq := &request{teamID: team.ID, keyID: key.ID, baseURL: s.baseURL(r)}
 	var body []byte
 	if r.Body != nil && r.Method != http.MethodGet && r.Method != http.MethodDelete {
 		var serr *scimerrors.ScimError
@@ -466,62 +474,112 @@ func (s *Server) baseURL(r *http.Request) string {
 	return scheme + "://" + r.Host + strings.TrimRight(prefix, "/")
 }
 
-// authenticate resolves the Authorization header to the key and its team, and applies the
-// rules of a key on every request (nothing is cached, so a change takes effect on the next
-// request): unknown, revoked, deleted or expired → 401; SCIM off, a plan without SCIM, or a key
-// whose creator is no longer an active admin of the team → 403. It then records the key's use
-// (at most once a minute, see touchKey).
-func (s *Server) authenticate(ctx context.Context, header string) (store.Team, store.APIKey, error) {
-	secret, ok := parseAuthorization(header)
-	if !ok {
-		return store.Team{}, store.APIKey{}, refuse(authMissing, store.APIKey{})
-	}
+// keyDigest is the SHA-256 digest of an API key's secret, under which the store finds the key.
+func keyDigest(secret string) [32]byte {
 	var buf [128]byte // keeps the secret's bytes off the heap
-	digest := sha256.Sum256(append(buf[:0], secret...))
-	key, err := s.store.LookupKey(ctx, digest)
-	if errors.Is(err, store.ErrNotFound) {
-		return store.Team{}, store.APIKey{}, refuse(authUnknown, store.APIKey{})
+	return sha256.Sum256(append(buf[:0], secret...))
+}
+
+// authenticate authenticates rq on its own, for a request whose first use of the store is
+// not a read (see view).
+func (s *Server) authenticate(ctx context.Context, rq *request) error {
+	return s.view(ctx, rq, func(context.Context, store.Tx) error { return nil })
+}
+
+// view runs fn in a View of the request's team. The first one of a request authenticates it:
+// the store reads the key, its team and its creator in fn's transaction (one round trip with
+// fn's first read on pgstore), and checkKey decides before fn sees anything. Once
+// authenticated, the use of the key is recorded (see touchKey).
+func (s *Server) view(ctx context.Context, rq *request, fn func(ctx context.Context, tx store.Tx) error) error {
+	if rq.authed {
+		return s.store.View(ctx, rq.teamID, fn)
 	}
-	if err != nil {
-		return store.Team{}, store.APIKey{}, wrapErr(err, "look up key")
+	var fnErr error
+	err := s.store.ViewByKey(ctx, rq.digest, s.checkKey(ctx, rq), func(ctx context.Context, tx store.Tx) error {
+		fnErr = fn(ctx, tx)
+		return fnErr
+	})
+	if !rq.authed {
+		switch {
+		case errors.Is(err, store.ErrNotFound): // no key has the digest
+			err = refuse(authUnknown, store.APIKey{})
+		case err == nil:
+			err = errors.New("teamscim: the store did not check the key")
+		}
+		var ae *apiError
+		if !errors.As(err, &ae) {
+			err = wrapErr(err, "authenticate")
+		}
+		rq.authErr = err
+		return err
 	}
-	if reason := keyRefusal(key, digest, s.now()); reason != "" {
-		return store.Team{}, store.APIKey{}, refuse(reason, key)
+	s.tel.authenticated(rq.w, rq.teamID, rq.keyID)
+	s.touchKey(ctx, rq.key)
+	if err != nil && fnErr == nil {
+		return wrapErr(err, "read team")
 	}
-	var team store.Team
-	var denied error
-	err = s.store.View(ctx, key.TeamID, func(ctx context.Context, tx store.Tx) error {
-		var err error
-		if team, err = tx.Team(ctx); err != nil {
-			return err
+	return err
+}
+
+// checkKey returns the check of the request's key, which applies the rules of a key on every
+// request (nothing is cached, so a change takes effect on the next request): unknown, revoked
+// or expired → 401; SCIM off, a plan without SCIM, or a key whose creator is no longer an
+// active admin of the team → 403. An accepted key authenticates rq and spends its token of
+// the team's budget (429 when there is none).
+func (s *Server) checkKey(ctx context.Context, rq *request) func(store.Access) error {
+	return func(a store.Access) error {
+		k := a.Key
+		rq.authed = false
+		if reason := keyRefusal(k, rq.digest, s.now()); reason != "" {
+			if reason == authUnknown { // another key's digest: show nothing of it
+				k = store.APIKey{}
+			}
+			return refuse(reason, k)
 		}
 		switch {
-		case !team.SCIMEnabled:
-			denied = refuse(authSCIMOff, key)
-		case !s.planIncludesSCIM(team.Plan):
-			denied = refuse(authPlan, key)
-		default:
-			creatorOK, err := keyCreatorIsAdmin(ctx, tx, key)
-			if err != nil {
+		case !a.Team.SCIMEnabled:
+			return refuse(authSCIMOff, k)
+		case !s.planIncludesSCIM(a.Team.Plan):
+			return refuse(authPlan, k)
+		case !creatorAllows(k, a.Creator, a.CreatorFound):
+			return refuse(authCreatorLeft, k)
+		}
+		if rq.key.ID == "" { // check may run more than once: spend one token
+			if err := s.rateLimit(ctx, k.TeamID, rq.write); err != nil {
+				s.tel.authenticated(rq.w, k.TeamID, k.ID) // the key is good: a 429 is the team's
 				return err
 			}
-			if !creatorOK {
-				denied = refuse(authCreatorLeft, key)
-			}
 		}
+		rq.teamID, rq.keyID, rq.key, rq.authed = k.TeamID, k.ID, k, true
 		return nil
-	})
-	if errors.Is(err, store.ErrNotFound) {
-		return store.Team{}, store.APIKey{}, refuse(authUnknown, key)
 	}
-	if err != nil {
-		return store.Team{}, store.APIKey{}, wrapErr(err, "read team")
+}
+
+// fail answers a request with err. A request that is not authenticated yet is authenticated
+// first, and a bad key answers 401 (or 403, or 429) whatever else is wrong with the request.
+// rq is nil when the request has no usable key at all.
+func (s *Server) fail(ctx context.Context, w http.ResponseWriter, rq *request, err error) {
+	if rq != nil && !rq.authed {
+		if rq.authErr == nil {
+			_ = s.authenticate(ctx, rq)
+		}
+		if rq.authErr != nil {
+			err = rq.authErr
+		}
 	}
-	if denied != nil {
-		return store.Team{}, store.APIKey{}, denied
+	if rq == nil || !rq.authed {
+		s.tel.authFailed(w, ctx, err)
 	}
-	s.touchKey(ctx, key)
-	return team, key, nil
+	var ae *apiError
+	if errors.As(err, &ae) {
+		switch {
+		case ae.status == http.StatusUnauthorized:
+			w.Header().Set("WWW-Authenticate", `Bearer realm="SCIM"`)
+		case ae.retryAfter > 0:
+			w.Header().Set("Retry-After", strconv.Itoa(ae.retryAfter))
+		}
+	}
+	writeError(w, s.scimError(err))
 }
 
 // parseAuthorization extracts the secret from "Bearer <secret>" (any case) or a raw secret.
@@ -541,6 +599,8 @@ type apiError struct {
 	status   int
 	scimType scimerrors.ScimType
 	detail   string
+	// retryAfter is the Retry-After header of a 429, in seconds.
+	retryAfter int
 }
 
 func (e *apiError) Error() string {
@@ -550,6 +610,7 @@ func (e *apiError) Error() string {
 var (
 	errUnauthorized = &apiError{status: http.StatusUnauthorized,
 		detail: "A valid SCIM API key is required: send it as Authorization: Bearer <key>."}
+	errSCIMOff  = &apiError{status: http.StatusForbidden, detail: "SCIM provisioning is turned off for this team."}
 	errInternal = scimerrors.ScimError{Status: http.StatusInternalServerError,
 		Detail: "The server could not complete the request; try again later."}
 )

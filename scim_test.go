@@ -197,7 +197,7 @@ func TestMalformedBodies(t *testing.T) {
 	assert.Equal(t, 0, e.countUsers())
 }
 
-// panicStore panics inside View, to prove that no panic reaches the client.
+// panicStore panics inside View and ViewByKey, to prove that no panic reaches the client.
 type panicStore struct{ store.Store }
 
 func (p panicStore) View(ctx context.Context, teamID string, fn func(context.Context, store.Tx) error) error {
@@ -205,6 +205,13 @@ func (p panicStore) View(ctx context.Context, teamID string, fn func(context.Con
 		panic("boom: secret internals")
 	}
 	return p.Store.View(ctx, teamID, fn)
+}
+
+func (p panicStore) ViewByKey(ctx context.Context, digest [32]byte, check func(store.Access) error, fn func(context.Context, store.Tx) error) error {
+	if ctx.Value(panicKey{}) != nil {
+		panic("boom: secret internals")
+	}
+	return p.Store.ViewByKey(ctx, digest, check, fn)
 }
 
 type panicKey struct{}

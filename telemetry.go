@@ -573,9 +573,6 @@ type authFailure struct {
 func (f *authFailure) Error() string { return f.err.Error() }
 func (f *authFailure) Unwrap() error { return f.err }
 
-// errSCIMOff answers requests of a team whose SCIM switch is off.
-var errSCIMOff = &apiError{status: http.StatusForbidden, detail: "SCIM provisioning is turned off for this team."}
-
 // refuse returns the failure of an authentication refused for reason, with key when it was
 // found.
 func refuse(reason string, key store.APIKey) error {
@@ -593,7 +590,7 @@ func refuse(reason string, key store.APIKey) error {
 
 // authFailed records a refused authentication (err from authenticate; other errors, such as a
 // store failure, are not authentication failures).
-func (t *telemetry) authFailed(w http.ResponseWriter, r *http.Request, err error) {
+func (t *telemetry) authFailed(w http.ResponseWriter, ctx context.Context, err error) {
 	var f *authFailure
 	if !errors.As(err, &f) {
 		return
@@ -605,16 +602,16 @@ func (t *telemetry) authFailed(w http.ResponseWriter, r *http.Request, err error
 		}
 	}
 	if t.metrics {
-		t.authFailures.Add(r.Context(), 1, metric.WithAttributes(t.teamAttr([]attribute.KeyValue{attrAuthReason.String(f.reason)}, f.key.TeamID)...))
+		t.authFailures.Add(ctx, 1, metric.WithAttributes(t.teamAttr([]attribute.KeyValue{attrAuthReason.String(f.reason)}, f.key.TeamID)...))
 	}
 }
 
 // ---- rate limits ----
 
 // rateLimited records a request answered 429 by its team's budget for class.
-func (t *telemetry) rateLimited(r *http.Request, teamID, class string) {
+func (t *telemetry) rateLimited(ctx context.Context, teamID, class string) {
 	if t.metrics {
-		t.rateRejections.Add(r.Context(), 1, metric.WithAttributes(t.teamAttr([]attribute.KeyValue{attrRateClass.String(class)}, teamID)...))
+		t.rateRejections.Add(ctx, 1, metric.WithAttributes(t.teamAttr([]attribute.KeyValue{attrRateClass.String(class)}, teamID)...))
 	}
 }
 

@@ -272,7 +272,7 @@ func TestTelemetryProvisioningFlow(t *testing.T) {
 	assert.Equal(t, "POST", attrs["http.request.method"])
 	assert.Equal(t, o.teamID, attrs["teamscim.team.id"])
 	assert.Equal(t, o.keyID, attrs["teamscim.key.id"])
-	assert.Subset(t, o.children(create), []string{"teamscim.store.LookupKey", "teamscim.store.View", "accounts.find_account", "teamscim.store.Update"})
+	assert.Subset(t, o.children(create), []string{"teamscim.store.ViewByKey", "accounts.find_account", "teamscim.store.Update"})
 	update := o.span("teamscim.store.Update")
 	assert.Equal(t, "1", attrsOf(update.Attributes)["teamscim.store.attempts"])
 

@@ -113,6 +113,14 @@ func (s tracedStore) Update(ctx context.Context, teamID string, fn func(ctx cont
 	return err
 }
 
+// ViewByKey implements store.Store: a request's authentication and its first reads, one span.
+func (s tracedStore) ViewByKey(ctx context.Context, digest [32]byte, check func(store.Access) error, fn func(ctx context.Context, tx store.Tx) error) error {
+	ctx, span := s.start(ctx, "teamscim.store.ViewByKey", "")
+	err := s.Store.ViewByKey(ctx, digest, check, fn)
+	end(span, err)
+	return err
+}
+
 // LookupKey implements store.Store.
 func (s tracedStore) LookupKey(ctx context.Context, digest [32]byte) (store.APIKey, error) {
 	ctx, span := s.start(ctx, "teamscim.store.LookupKey", "")

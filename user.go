@@ -168,6 +168,7 @@ func (s *Server) createMember(ctx context.Context, tx store.Tx, fx *effects, in 
 	} else if err != nil {
 		return err
 	}
+	fx.created = append(fx.created, u.ID)
 	fx.event(EventUserProvisioned, u.ID, "")
 	if pending {
 		fx.event(EventInviteSent, u.ID, "")
@@ -183,7 +184,7 @@ func (s *Server) createMember(ctx context.Context, tx store.Tx, fx *effects, in 
 // readUser reads a visible member.
 func (s *Server) readUser(ctx context.Context, rq *request, id string) (store.User, error) {
 	var u store.User
-	err := s.store.View(ctx, rq.teamID, func(ctx context.Context, tx store.Tx) error {
+	err := s.view(ctx, rq, func(ctx context.Context, tx store.Tx) error {
 		var err error
 		u, err = visibleUser(ctx, tx, id)
 		return err

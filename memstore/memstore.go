@@ -10,7 +10,7 @@
 // Each team has its own RWMutex: View holds the team's read lock and Update its write lock for
 // the whole of fn, so Updates of one team are serialised, Views of a team see a consistent
 // snapshot, and different teams never wait for each other. LookupKey reads only the store-wide
-// digest index, so authenticating a request never waits for a team's Update. Lock order is
+// digest index; ViewByKey reads it, then views the key's team. Lock order is
 // team, then store; nothing holds the store lock while it takes a team lock.
 //
 // # Transactions
@@ -359,6 +359,54 @@ func (s *Store) View(ctx context.Context, teamID string, fn func(ctx context.Con
 	x := &tx{s: s, t: t}
 	defer x.closed.Store(true)
 	return fn(ctx, x)
+}
+
+// ViewByKey implements store.Store: it finds the key's team in the store-wide digest index,
+// then, under the team's read lock, reads the key, the team and the key's creator for check
+// before fn runs.
+func (s *Store) ViewByKey(ctx context.Context, digest [32]byte, check func(store.Access) error, fn func(ctx context.Context, tx store.Tx) error) error {
+	if check == nil || fn == nil {
+		return errNilFunc
+	}
+	k, err := s.LookupKey(ctx, digest)
+	if err != nil {
+		return err
+	}
+	var denied error
+	err = s.View(ctx, k.TeamID, func(ctx context.Context, tx store.Tx) error {
+		a, err := access(ctx, tx, k.ID, digest)
+		if err != nil {
+			return err
+		}
+		if denied = check(a); denied != nil {
+			return denied
+		}
+		return fn(ctx, tx)
+	})
+	if denied != nil {
+		return denied
+	}
+	return err
+}
+
+// access reads, in tx, what the key keyID (whose digest must still be digest) gives access to.
+func access(ctx context.Context, tx store.Tx, keyID string, digest [32]byte) (store.Access, error) {
+	var a store.Access
+	var err error
+	if a.Key, err = tx.GetKey(ctx, keyID); err != nil || a.Key.Digest != digest {
+		return a, fmt.Errorf("memstore: key digest: %w", store.ErrNotFound)
+	}
+	if a.Team, err = tx.Team(ctx); err != nil {
+		return a, err
+	}
+	a.Creator, err = tx.GetUser(ctx, a.Key.CreatedBy)
+	switch {
+	case err == nil:
+		a.CreatorFound = true
+	case !errors.Is(err, store.ErrNotFound):
+		return a, err
+	}
+	return a, nil
 }
 
 // Update implements store.Store. fn runs once, under the team's write lock; its writes are

@@ -9,13 +9,34 @@
 // The schema is plain SQL embedded in the package (migrations/*.sql) and applied by Migrate,
 // which is versioned and idempotent. There is no ORM: each method is one round trip to the
 // server (a statement, or a pipelined batch of two), except that UpdateUser and UpdateGroup
-// take a second one to tell a conflict from a missing record. View and Update add one round
-// trip to begin (BEGIN and the team's row, pipelined) and one to end.
+// take a second one to tell a conflict from a missing record.
+//
+// # Round trips
+//
+// A transaction costs no round trip to begin: nothing is sent when View, ViewByKey or Update
+// starts, and the start of the transaction (BEGIN, the team's row, and for ViewByKey the key,
+// its team and its creator) goes in one pipelined batch with fn's first statement. An Update
+// ends with COMMIT, one round trip, so an Update of k statements that each depend on the one
+// before takes k+1. A View ends with a ROLLBACK that another goroutine sends once View has
+// returned, before it puts the connection back in the pool: the caller does not wait for it.
+//
+// ViewByKey, which serves a request's first read, goes further: its first attempt sends the
+// whole transaction with fn's first statement, as the implicit transaction of one pipelined
+// batch (SET TRANSACTION, the start, the statement; the batch's end commits it), so a request
+// that reads one statement is authenticated and answered in one round trip. If fn makes a
+// second statement, that statement fails, and fn runs again in a transaction that stays open,
+// as the store contract allows: a request that reads k statements then takes k+2.
+//
+// The price of sending the start with fn's first statement is that fn runs before the store
+// knows that the team exists; if it does not, the statement returns nothing and the call
+// returns ErrNotFound, as the store contract allows. If fn sends nothing, the start is still
+// sent, alone, to find the team (and to take an Update's lock, or check a ViewByKey's key).
 //
 // # Serialising Updates: a row lock on the team
 //
 // Update begins a READ COMMITTED transaction with SELECT ... FOR NO KEY UPDATE on the team's
-// row, and holds that lock until it commits or rolls back. Updates of one team therefore run
+// row, sent in one batch with fn's first statement, which the database therefore runs once it
+// holds the lock; it holds that lock until it commits or rolls back. Updates of one team run
 // one after the other, in whichever process they started, and each statement after the lock
 // sees every Update committed before it; Updates of different teams lock different rows and
 // never wait for each other. The same statement checks that the team exists and reads it.
@@ -63,6 +84,17 @@
 // LookupKey is a single statement on the key-digest index outside any team transaction; it
 // never waits for an Update.
 //
+// ViewByKey is a View whose start also reads the key (by team and digest) and the user who
+// created it, in the same snapshot as fn's reads, and hands them to the caller's check before
+// fn's first statement returns: authentication and the request's read in one round trip. To
+// send them together it must know the key's team and creator before it reads the key, so a
+// Store remembers them for each digest it has found (a key never changes team or creator; at
+// most 10,000 digests, then it forgets them all). Nothing it remembers decides anything: the
+// key, its status, its team and its creator are read in every ViewByKey, so a revocation on
+// any replica is seen by the next request. The first ViewByKey of a digest, or one whose
+// remembered key is gone (deleted, or the same secret made another key), finds the key with
+// one more statement.
+//
 // # Indexes and counting
 //
 // Users are found by ID (the primary key), by folded userName (a unique index on the SHA-256
@@ -87,7 +119,8 @@
 //
 // # Connections
 //
-// Each View and Update holds one pool connection for the duration of fn. pgx's default
+// Each View and Update holds one pool connection for the duration of fn (a View until its
+// ROLLBACK has been answered, just after it returns). pgx's default
 // statement cache is used (prepared statements per connection); behind PgBouncer in
 // transaction mode, use a PgBouncer that tracks prepared statements or set
 // default_query_exec_mode=exec in the connection string.
@@ -106,6 +139,8 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -125,6 +160,10 @@ const maxAttempts = 10
 // processes sharing the database.
 type Store struct {
 	pool *pgxpool.Pool
+	// keyTeams remembers where the key of each digest ViewByKey has found is ([32]byte →
+	// keyCheck without its check), and nKeyTeams roughly how many it holds.
+	keyTeams  sync.Map
+	nKeyTeams atomic.Int64
 }
 
 // New returns a Store on pool's database, whose schema Migrate has brought up to date. The
@@ -239,7 +278,11 @@ func (s *Store) TeamsWithJobs(ctx context.Context) ([]string, error) {
 	return ids, nil
 }
 
-// View implements store.Store. fn runs in a REPEATABLE READ READ ONLY transaction.
+// View implements store.Store. fn runs in a REPEATABLE READ READ ONLY transaction, which
+// starts with fn's first statement (BEGIN, the team's row and the statement go in one round
+// trip) and ends after View has returned: the ROLLBACK that ends it is sent by another
+// goroutine, which then puts the connection back in the pool, so a View of one statement waits
+// for one round trip.
 func (s *Store) View(ctx context.Context, teamID string, fn func(ctx context.Context, tx store.Tx) error) error {
 	if err := ctxErr(ctx); err != nil {
 		return err
@@ -247,19 +290,123 @@ func (s *Store) View(ctx context.Context, teamID string, fn func(ctx context.Con
 	if fn == nil {
 		return errNilFunc
 	}
-	x, err := s.begin(ctx, teamID, false)
-	if err != nil {
+	return s.view(ctx, teamID, nil, fn)
+}
+
+// maxKeyTeams bounds the digests whose key a Store remembers (see ViewByKey); beyond it, it
+// forgets them all and learns them again.
+const maxKeyTeams = 10_000
+
+// errNoKeyInTeam is the refusal of a ViewByKey whose team has no key with the digest (or has
+// one with another creator).
+var errNoKeyInTeam = fmt.Errorf("pgstore: key digest: %w", store.ErrNotFound)
+
+// ViewByKey implements store.Store. The key, its team and its creator are read in fn's
+// transaction, in the round trip that carries fn's first statement (see View), on the team the
+// Store remembers for the digest, and the creator by the ID it remembers for it: a key never
+// changes team or creator, so the only things remembered are where to look, and everything
+// check decides on is read again every time. The first ViewByKey of a digest on a Store finds
+// them with one more statement first; so does one whose remembered key is gone (deleted, or
+// the same secret made another key).
+func (s *Store) ViewByKey(ctx context.Context, digest [32]byte, check func(store.Access) error, fn func(ctx context.Context, tx store.Tx) error) error {
+	if err := ctxErr(ctx); err != nil {
 		return err
 	}
-	defer x.end(ctx)
-	ferr := func() error {
-		defer x.closed.Store(true)
-		return fn(ctx, x)
-	}()
-	if ferr != nil {
-		return withCtx(ctx, ferr)
+	if check == nil || fn == nil {
+		return errNilFunc
 	}
-	if x.failed != nil {
+	for {
+		v, known := s.keyTeams.Load(digest)
+		k, _ := v.(keyCheck)
+		if !known {
+			var err error
+			if k, err = s.findKey(ctx, digest); err != nil {
+				return err
+			}
+			if s.nKeyTeams.Add(1) > maxKeyTeams {
+				s.keyTeams.Clear()
+				s.nKeyTeams.Store(1)
+			}
+			s.keyTeams.Store(digest, k)
+		}
+		k.check = check
+		err := s.view(ctx, k.teamID, &k, fn)
+		if known && errors.Is(err, errNoKeyInTeam) {
+			s.keyTeams.Delete(digest)
+			continue
+		}
+		return err
+	}
+}
+
+// findKey returns where the key with the digest is: its team and its creator's ID.
+func (s *Store) findKey(ctx context.Context, digest [32]byte) (keyCheck, error) {
+	k := keyCheck{digest: digest}
+	err := s.pool.QueryRow(ctx, `SELECT team_id, created_by FROM teamscim_keys WHERE digest = $1`, digest[:]).Scan(&k.teamID, &k.createdBy)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return k, fmt.Errorf("pgstore: key digest: %w", store.ErrNotFound)
+	}
+	if err != nil {
+		return k, dbErr(ctx, "look up key", err)
+	}
+	return k, nil
+}
+
+// keyCheck is the key whose access a ViewByKey reads when its transaction starts (by its
+// digest, its team and its creator's ID, which never change), and the caller's check of it.
+type keyCheck struct {
+	digest            [32]byte
+	teamID, createdBy string
+	check             func(store.Access) error
+}
+
+// view runs fn in a View of teamID, after key's check if key is not nil. A ViewByKey's first
+// attempt sends the whole transaction with fn's first statement (BEGIN, the start, the
+// statement, COMMIT: one round trip); if fn makes a second statement, that one fails and fn
+// runs again in a transaction that stays open.
+func (s *Store) view(ctx context.Context, teamID string, key *keyCheck, fn func(ctx context.Context, tx store.Tx) error) error {
+	for once := key != nil; ; once = false {
+		x, err := s.open(ctx, teamID, false, key)
+		if err != nil {
+			return err
+		}
+		x.once = once
+		err = x.runView(ctx, fn)
+		if !x.again {
+			return err
+		}
+	}
+}
+
+// runView runs fn once and ends the transaction: at once if it has ended already, else with
+// a ROLLBACK sent by another goroutine, so that View returns without waiting for it. If fn
+// sent nothing, the start is sent anyway (with COMMIT): the team (and the key) must exist and
+// pass the check.
+func (x *tx) runView(ctx context.Context, fn func(ctx context.Context, tx store.Tx) error) error {
+	ferr := x.call(ctx, fn)
+	x.mu.Lock()
+	defer func() {
+		open := x.conn.Conn().PgConn().TxStatus() != 'I'
+		x.mu.Unlock()
+		if open {
+			go x.end(ctx)
+		} else {
+			x.end(ctx)
+		}
+	}()
+	if x.again {
+		return nil
+	}
+	if !x.begun && x.failed == nil {
+		x.once = true
+		_ = x.flight(ctx, "begin", nil, nil) // a failure is in x.failed or x.refused
+	}
+	switch {
+	case x.refused != nil:
+		return x.refused
+	case ferr != nil:
+		return withCtx(ctx, ferr)
+	case x.failed != nil:
 		return withCtx(ctx, x.abortedErr())
 	}
 	return nil
@@ -292,18 +439,25 @@ func (s *Store) Update(ctx context.Context, teamID string, fn func(ctx context.C
 	}
 }
 
-// update runs fn once in a transaction of its own.
+// update runs fn once in a transaction of its own. The team's lock is taken by the first
+// round trip fn makes, together with fn's first statement; if fn makes none, the transaction
+// is sent whole (BEGIN, the lock, COMMIT) so that the team must still exist.
 func (s *Store) update(ctx context.Context, teamID string, fn func(ctx context.Context, tx store.Tx) error) error {
-	x, err := s.begin(ctx, teamID, true)
+	x, err := s.open(ctx, teamID, true, nil)
 	if err != nil {
 		return err
 	}
 	defer x.end(ctx)
-	ferr := func() error {
-		defer x.closed.Store(true)
-		return fn(ctx, x)
-	}()
+	ferr := x.call(ctx, fn)
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	if !x.begun && x.failed == nil {
+		x.once = true
+		_ = x.flight(ctx, "begin", nil, nil)
+	}
 	switch {
+	case x.refused != nil:
+		return x.refused
 	case x.failed != nil && retryable(x.failed):
 		// fn's result was computed in a transaction the database has given up.
 		return x.abortedErr()
@@ -312,6 +466,8 @@ func (s *Store) update(ctx context.Context, teamID string, fn func(ctx context.C
 	case x.failed != nil:
 		// fn went on after a failed statement; the transaction cannot commit.
 		return x.abortedErr()
+	case x.once:
+		return nil // committed with the start
 	}
 	if err := ctxErr(ctx); err != nil {
 		return err
@@ -319,42 +475,23 @@ func (s *Store) update(ctx context.Context, teamID string, fn func(ctx context.C
 	return x.commit(ctx)
 }
 
-// begin acquires a connection, begins a transaction on it and reads (and, for an Update,
-// locks) the team, in one round trip.
-func (s *Store) begin(ctx context.Context, teamID string, write bool) (*tx, error) {
-	notFound := fmt.Errorf("pgstore: team %q: %w", teamID, store.ErrNotFound)
+// open acquires a connection for a transaction on teamID. Nothing is sent yet: the start of the
+// transaction goes with its first statement (see flight).
+func (s *Store) open(ctx context.Context, teamID string, write bool, key *keyCheck) (*tx, error) {
 	if !storable(teamID) {
-		return nil, notFound
+		return nil, fmt.Errorf("pgstore: team %q: %w", teamID, store.ErrNotFound)
 	}
 	conn, err := s.pool.Acquire(ctx)
 	if err != nil {
 		return nil, dbErr(ctx, "acquire a connection", err)
 	}
-	x := &tx{s: s, conn: conn, teamID: teamID, write: write}
-	b := &pgx.Batch{}
-	if write {
-		b.Queue(`BEGIN ISOLATION LEVEL READ COMMITTED`)
-		b.Queue(`SELECT `+teamCols+` FROM teamscim_teams WHERE id = $1 FOR NO KEY UPDATE`, teamID)
-	} else {
-		b.Queue(`BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY`)
-		b.Queue(`SELECT `+teamCols+` FROM teamscim_teams WHERE id = $1`, teamID)
-	}
-	br := conn.SendBatch(ctx, b)
-	_, err = br.Exec()
-	if err == nil {
-		x.team, err = scanTeam(br.QueryRow())
-	}
-	if cerr := br.Close(); err == nil {
-		err = cerr
-	}
-	if err != nil {
-		x.end(ctx)
-		if errors.Is(err, pgx.ErrNoRows) {
-			return nil, notFound
-		}
-		return nil, dbErr(ctx, fmt.Sprintf("begin a transaction on team %q", teamID), err)
-	}
-	return x, nil
+	return &tx{s: s, conn: conn, teamID: teamID, write: write, key: key}, nil
+}
+
+// call runs fn with x, after which x may no longer be used by fn.
+func (x *tx) call(ctx context.Context, fn func(ctx context.Context, tx store.Tx) error) error {
+	defer x.closed.Store(true)
+	return fn(ctx, x)
 }
 
 // commit commits the transaction. The connection goes back to the pool in end.

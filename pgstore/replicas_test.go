@@ -41,7 +41,7 @@ func newReplica(t *testing.T, schema string) replica {
 
 // readyTeam creates a team through r's admin API, configures SSO, enables SCIM and
 // generates a key, and returns the team ID and the key's secret.
-func readyTeam(t *testing.T, r replica, name string) (string, teamscim.NewKey) {
+func readyTeam(t testing.TB, r replica, name string) (string, teamscim.NewKey) {
 	t.Helper()
 	ctx := t.Context()
 	team, err := r.srv.CreateTeam(ctx, teamscim.TeamOptions{Name: name, Plan: teamscim.PlanEnterprise})
@@ -164,7 +164,7 @@ func TestTwoServersCreateOneUserName(t *testing.T) {
 }
 
 // What one replica writes, the other reads on its next request: a user created on A is
-// deactivated on B, and a key revoked on A stops working on B at once.
+// deactivated on B, and SCIM turned off or a key revoked on A stops the key on B at once.
 func TestTwoServersShareState(t *testing.T) {
 	schema := pgstore.NewSchema(t)
 	a, b := newReplica(t, schema), newReplica(t, schema)
@@ -185,9 +185,18 @@ func TestTwoServersShareState(t *testing.T) {
 	require.Len(t, rs, 1)
 	assert.Equal(t, false, rs[0].(map[string]any)["active"], "A reads B's deactivation")
 
-	require.NoError(t, a.srv.RevokeKey(t.Context(), teamID, teamscim.Actor{MemberID: "replica-test", OrgManager: true}, key.Key.ID))
+	// B has used the key: what it decides on is still read on every request.
+	admin := teamscim.Actor{MemberID: "replica-test", OrgManager: true}
+	require.NoError(t, a.srv.DisableSCIM(t.Context(), teamID, admin))
+	assert.Equal(t, http.StatusForbidden, b.do(t, key.Secret, http.MethodGet, "/Users/"+id, nil).code,
+		"B refuses a request of a team whose SCIM A turned off")
+	require.NoError(t, a.srv.EnableSCIM(t.Context(), teamID, admin))
+	assert.Equal(t, http.StatusOK, b.do(t, key.Secret, http.MethodGet, "/Users/"+id, nil).code)
+	require.NoError(t, a.srv.RevokeKey(t.Context(), teamID, admin, key.Key.ID))
 	assert.Equal(t, http.StatusUnauthorized, b.do(t, key.Secret, http.MethodGet, "/Users/"+id, nil).code,
 		"B refuses a key revoked on A")
+	assert.Equal(t, http.StatusUnauthorized, b.do(t, key.Secret, http.MethodGet, filterPath(`userName eq "bob@example.com"`), nil).code,
+		"B refuses a key revoked on A, in a list")
 }
 
 // Count-then-create Updates from two stores on one database, the shape of a seat check: of

@@ -17,17 +17,33 @@ import (
 
 // tx is a transaction on one team, on a connection of its own. Its methods are safe for
 // concurrent use within fn (they take turns on the connection), though nothing gains by it.
+//
+// Nothing is sent when the transaction opens: its start (BEGIN, the team's row, locked for an
+// Update, and a ViewByKey's key and creator) goes in the same round trip as fn's first
+// statement (see flight).
 type tx struct {
 	s      *Store
 	conn   *pgxpool.Conn
 	teamID string
 	write  bool
+	key    *keyCheck // a ViewByKey's key, read and checked when the transaction starts
 	closed atomic.Bool
 
-	mu sync.Mutex // guards conn, team and failed; end takes it too
-	// team is the team's record as the transaction sees it (read by begin, replaced by
+	mu sync.Mutex // guards everything below, and conn; end takes it too
+	// once makes the first round trip carry the whole transaction: in the first attempt of a ViewByKey, and when fn has returned without sending anything. A
+	// second statement then sets again and fails with errAgain: fn runs again in a
+	// transaction that stays open.
+	once  bool
+	again bool
+	// begun is set once the start of the transaction has been sent.
+	begun bool
+	// team is the team's record as the transaction sees it (read at the start, replaced by
 	// UpdateTeam).
 	team store.Team
+	// refused is why the transaction gives fn nothing: the team (or a ViewByKey's key) does
+	// not exist, or the key's check refused it. View and Update return it, whatever fn
+	// returns.
+	refused error
 	// failed is the first error of a statement or of the connection; the database has
 	// aborted the transaction.
 	failed error
@@ -36,6 +52,10 @@ type tx struct {
 }
 
 var _ store.Tx = (*tx)(nil)
+
+// errAgain is what fn's second statement returns in a transaction that its first one ended
+// (see tx.once): fn runs again, in a transaction that stays open.
+var errAgain = errors.New("pgstore: a second statement in a one-round-trip View; it runs again")
 
 // check returns the error a method must return before doing anything, if any.
 func (x *tx) check(ctx context.Context, write bool) error {
@@ -51,18 +71,6 @@ func (x *tx) check(ctx context.Context, write bool) error {
 	return ctxErr(ctx)
 }
 
-// usable returns the error of a use of the transaction that cannot go to the database: after
-// fn returned, or after a failed statement. The caller holds mu.
-func (x *tx) usable() error {
-	if x.closed.Load() {
-		return errClosed
-	}
-	if x.failed != nil {
-		return x.abortedErr()
-	}
-	return nil
-}
-
 // abortedErr is the error of every use of the transaction after a failed statement.
 // The caller holds mu, or fn has returned.
 func (x *tx) abortedErr() error {
@@ -75,6 +83,121 @@ func (x *tx) fail(ctx context.Context, op string, err error) error {
 		x.failed = err
 	}
 	return dbErr(ctx, op, err)
+}
+
+// flight sends, in one round trip: the start of the transaction if it has not been sent yet,
+// and the statements queue adds (all of the transaction, if x.once). It reads the start's results and has a ViewByKey's check accept the key before it
+// hands the statements' results to read, so that fn sees nothing of a team that does not
+// exist or of a key that check refuses. The caller holds mu; queue and read may be nil.
+func (x *tx) flight(ctx context.Context, op string, queue func(*pgx.Batch), read func(pgx.BatchResults) error) error {
+	switch {
+	case x.refused != nil:
+		return x.refused
+	case x.failed != nil:
+		return x.abortedErr()
+	case x.once && x.begun:
+		x.again = true
+		return errAgain
+	}
+	start := !x.begun
+	b := &pgx.Batch{}
+	if start {
+		x.queueStart(b)
+	}
+	if queue != nil {
+		queue(b)
+	}
+	x.begun = true
+	br := x.conn.SendBatch(ctx, b)
+	var err error
+	if start {
+		err = x.readStart(br)
+	}
+	if err == nil && x.refused == nil && read != nil {
+		err = read(br)
+	}
+	if cerr := br.Close(); err == nil {
+		err = cerr
+	}
+	switch {
+	case x.refused != nil:
+		return x.refused // the statements sent with the start may fail for want of the team
+	case err != nil:
+		return x.fail(ctx, op, err)
+	}
+	return nil
+}
+
+// queueStart queues the start of the transaction: its isolation level, and the team's row
+// (locked for an Update, which serialises Updates of the team from here to the end of the
+// transaction), or for a ViewByKey the key with its team, and the user who created the key,
+// by the ID the Store remembers for the key (readStart checks it against the key's: a plain
+// ID keeps the statement the same as GetUser's, and its plan on the primary key). A
+// transaction that stays open begins with BEGIN; one sent whole (x.once) is the implicit
+// transaction of the pipelined batch, which ends with the batch, so SET TRANSACTION sets its
+// level and no COMMIT is needed.
+func (x *tx) queueStart(b *pgx.Batch) {
+	begin := "BEGIN"
+	if x.once {
+		begin = "SET TRANSACTION"
+	}
+	switch {
+	case x.write:
+		b.Queue(begin + ` ISOLATION LEVEL READ COMMITTED`)
+		b.Queue(`SELECT `+teamCols+` FROM teamscim_teams WHERE id = $1 FOR NO KEY UPDATE`, x.teamID)
+	case x.key != nil:
+		b.Queue(begin + ` ISOLATION LEVEL REPEATABLE READ READ ONLY`)
+		b.Queue(`SELECT k.*, t.* FROM (SELECT `+keyCols+` FROM teamscim_keys WHERE team_id = $1 AND digest = $2) k,
+			(SELECT `+teamCols+` FROM teamscim_teams WHERE id = $1) t`, x.teamID, x.key.digest[:])
+		b.Queue(getUserSQL, x.teamID, x.key.createdBy)
+	default:
+		b.Queue(begin + ` ISOLATION LEVEL REPEATABLE READ READ ONLY`)
+		b.Queue(`SELECT `+teamCols+` FROM teamscim_teams WHERE id = $1`, x.teamID)
+	}
+}
+
+// readStart reads the results of queueStart's statements, and sets refused if the team (or
+// the key) does not exist or the key's check refuses it.
+func (x *tx) readStart(br pgx.BatchResults) error {
+	if _, err := br.Exec(); err != nil {
+		return err
+	}
+	if x.key == nil {
+		team, err := scanTeam(br.QueryRow())
+		if errors.Is(err, pgx.ErrNoRows) {
+			x.refused = fmt.Errorf("pgstore: team %q: %w", x.teamID, store.ErrNotFound)
+			return nil
+		}
+		x.team = team
+		return err
+	}
+	var a store.Access
+	var err error
+	a.Key, a.Team, err = scanKeyTeam(br.QueryRow())
+	noKey := errors.Is(err, pgx.ErrNoRows)
+	if err != nil && !noKey {
+		return err
+	}
+	x.team = a.Team
+	a.Creator, err = scanUser(br.QueryRow())
+	a.CreatorFound = err == nil
+	if err != nil && !errors.Is(err, pgx.ErrNoRows) {
+		return err
+	}
+	if noKey || a.Key.CreatedBy != x.key.createdBy {
+		x.refused = errNoKeyInTeam
+	} else {
+		x.refused = x.key.check(a)
+	}
+	return nil
+}
+
+// send is flight for fn's statements, which fail once fn has returned. The caller holds mu.
+func (x *tx) send(ctx context.Context, op string, queue func(*pgx.Batch), read func(pgx.BatchResults) error) error {
+	if x.closed.Load() {
+		return errClosed
+	}
+	return x.flight(ctx, op, queue, read)
 }
 
 // execOne runs a statement that changes one row of the team; changing none is notFound.
@@ -93,14 +216,13 @@ func (x *tx) execOne(ctx context.Context, notFound error, op, sql string, args .
 func (x *tx) exec(ctx context.Context, op, sql string, args ...any) (pgconn.CommandTag, error) {
 	x.mu.Lock()
 	defer x.mu.Unlock()
-	if err := x.usable(); err != nil {
-		return pgconn.CommandTag{}, err
-	}
-	tag, err := x.conn.Exec(ctx, sql, args...)
-	if err != nil {
-		return tag, x.fail(ctx, op, err)
-	}
-	return tag, nil
+	var tag pgconn.CommandTag
+	err := x.send(ctx, op, func(b *pgx.Batch) { b.Queue(sql, args...) }, func(br pgx.BatchResults) error {
+		var err error
+		tag, err = br.Exec()
+		return err
+	})
+	return tag, err
 }
 
 // queryRow runs a query of at most one row and scans it with scan. It returns
@@ -108,16 +230,21 @@ func (x *tx) exec(ctx context.Context, op, sql string, args ...any) (pgconn.Comm
 func queryRow[T any](ctx context.Context, x *tx, op string, scan func(scanner) (T, error), sql string, args ...any) (T, error) {
 	x.mu.Lock()
 	defer x.mu.Unlock()
-	var zero T
-	if err := x.usable(); err != nil {
+	var v, zero T
+	noRows := false
+	err := x.send(ctx, op, func(b *pgx.Batch) { b.Queue(sql, args...) }, func(br pgx.BatchResults) error {
+		var err error
+		v, err = scan(br.QueryRow())
+		if errors.Is(err, pgx.ErrNoRows) {
+			noRows, err = true, nil
+		}
+		return err
+	})
+	switch {
+	case err != nil:
 		return zero, err
-	}
-	v, err := scan(x.conn.QueryRow(ctx, sql, args...))
-	if errors.Is(err, pgx.ErrNoRows) {
-		return zero, err
-	}
-	if err != nil {
-		return zero, x.fail(ctx, op, err)
+	case noRows:
+		return zero, pgx.ErrNoRows
 	}
 	return v, nil
 }
@@ -126,16 +253,16 @@ func queryRow[T any](ctx context.Context, x *tx, op string, scan func(scanner) (
 func queryAll[T any](ctx context.Context, x *tx, op string, scan func(scanner) (T, error), sql string, args ...any) ([]T, error) {
 	x.mu.Lock()
 	defer x.mu.Unlock()
-	if err := x.usable(); err != nil {
+	var out []T
+	err := x.send(ctx, op, func(b *pgx.Batch) { b.Queue(sql, args...) }, func(br pgx.BatchResults) error {
+		rows, err := br.Query()
+		if err == nil {
+			out, err = pgx.CollectRows(rows, func(r pgx.CollectableRow) (T, error) { return scan(r) })
+		}
+		return err
+	})
+	if err != nil {
 		return nil, err
-	}
-	rows, err := x.conn.Query(ctx, sql, args...)
-	if err != nil {
-		return nil, x.fail(ctx, op, err)
-	}
-	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (T, error) { return scan(r) })
-	if err != nil {
-		return nil, x.fail(ctx, op, err)
 	}
 	return out, nil
 }
@@ -146,28 +273,23 @@ func countThenPage[T any](ctx context.Context, x *tx, op string, scan func(scann
 	countSQL string, countArgs []any, pageSQL string, pageArgs []any) (store.Page[T], error) {
 	x.mu.Lock()
 	defer x.mu.Unlock()
-	if err := x.usable(); err != nil {
-		return store.Page[T]{}, err
-	}
-	b := &pgx.Batch{}
-	b.Queue(countSQL, countArgs...)
-	b.Queue(pageSQL, pageArgs...)
-	br := x.conn.SendBatch(ctx, b)
 	var total int64
-	err := br.QueryRow().Scan(&total)
 	var items []T
-	if err == nil {
-		var rows pgx.Rows
-		rows, err = br.Query()
+	err := x.send(ctx, op, func(b *pgx.Batch) {
+		b.Queue(countSQL, countArgs...)
+		b.Queue(pageSQL, pageArgs...)
+	}, func(br pgx.BatchResults) error {
+		if err := br.QueryRow().Scan(&total); err != nil {
+			return err
+		}
+		rows, err := br.Query()
 		if err == nil {
 			items, err = pgx.CollectRows(rows, func(r pgx.CollectableRow) (T, error) { return scan(r) })
 		}
-	}
-	if cerr := br.Close(); err == nil {
-		err = cerr
-	}
+		return err
+	})
 	if err != nil {
-		return store.Page[T]{}, x.fail(ctx, op, err)
+		return store.Page[T]{}, err
 	}
 	if items == nil {
 		items = []T{}
@@ -186,14 +308,25 @@ func page(o store.ListOptions) (offset int64, limit *int64) {
 
 // ---- team ----
 
-// Team implements store.Tx. The team was read when the transaction began.
+// Team implements store.Tx. The team is read when the transaction starts (now, if fn reads
+// it before anything else).
 func (x *tx) Team(ctx context.Context) (store.Team, error) {
 	if err := x.check(ctx, false); err != nil {
 		return store.Team{}, err
 	}
 	x.mu.Lock()
-	t := x.team
+	if !x.begun {
+		x.once = false // fn reads the team first: the transaction stays open for what follows
+		if err := x.send(ctx, "begin", nil, nil); err != nil {
+			x.mu.Unlock()
+			return store.Team{}, err
+		}
+	}
+	t, refused := x.team, x.refused
 	x.mu.Unlock()
+	if refused != nil {
+		return store.Team{}, refused
+	}
 	t.SSOMethods = slices.Clone(t.SSOMethods)
 	t.VerifiedDomains = slices.Clone(t.VerifiedDomains)
 	return t, nil
@@ -234,17 +367,23 @@ func (x *tx) DeleteTeam(ctx context.Context) error {
 	}
 	x.mu.Lock()
 	defer x.mu.Unlock()
-	if err := x.usable(); err != nil {
+	tables := []string{"teamscim_members", "teamscim_groups", "teamscim_users", "teamscim_user_counts",
+		"teamscim_keys", "teamscim_overages", "teamscim_jobs"}
+	err := x.send(ctx, "delete team", func(b *pgx.Batch) {
+		for _, table := range tables {
+			b.Queue(`DELETE FROM `+table+` WHERE team_id = $1`, x.teamID)
+		}
+		b.Queue(`DELETE FROM teamscim_teams WHERE id = $1`, x.teamID)
+	}, func(br pgx.BatchResults) error {
+		for range len(tables) + 1 {
+			if _, err := br.Exec(); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
 		return err
-	}
-	b := &pgx.Batch{}
-	for _, table := range []string{"teamscim_members", "teamscim_groups", "teamscim_users", "teamscim_user_counts",
-		"teamscim_keys", "teamscim_overages", "teamscim_jobs"} {
-		b.Queue(`DELETE FROM `+table+` WHERE team_id = $1`, x.teamID)
-	}
-	b.Queue(`DELETE FROM teamscim_teams WHERE id = $1`, x.teamID)
-	if err := x.conn.SendBatch(ctx, b).Close(); err != nil {
-		return x.fail(ctx, "delete team", err)
 	}
 	x.deleted.Store(true)
 	return nil
@@ -362,6 +501,9 @@ func (x *tx) CreateUser(ctx context.Context, u store.User) error {
 	return nil
 }
 
+// getUserSQL reads the user of the team $1 with the ID $2.
+const getUserSQL = `SELECT ` + userCols + ` FROM teamscim_users WHERE team_id = $1 AND id = $2`
+
 // GetUser implements store.Tx.
 func (x *tx) GetUser(ctx context.Context, id string) (store.User, error) {
 	if err := x.check(ctx, false); err != nil {
@@ -371,7 +513,7 @@ func (x *tx) GetUser(ctx context.Context, id string) (store.User, error) {
 	if !storable(id) {
 		return store.User{}, notFound
 	}
-	u, err := queryRow(ctx, x, "get user", scanUser, `SELECT `+userCols+` FROM teamscim_users WHERE team_id = $1 AND id = $2`, x.teamID, id)
+	u, err := queryRow(ctx, x, "get user", scanUser, getUserSQL, x.teamID, id)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return store.User{}, notFound
 	}

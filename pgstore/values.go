@@ -192,33 +192,70 @@ func emailKeys(es []store.Email) [][]byte {
 }
 
 func scanTeam(r scanner) (store.Team, error) {
-	var t store.Team
-	var created pgtype.Timestamptz
-	if err := r.Scan(&t.ID, &t.Name, &t.Plan, &t.SSOMethods, &t.SCIMEnabled, &t.VerifiedDomains,
-		&t.DomainCapture, &t.JIT, &created); err != nil {
+	var t teamRow
+	if err := r.Scan(t.dest()...); err != nil {
 		return store.Team{}, err
 	}
-	t.Created = fromTS(created)
-	return t, nil
+	return t.value(), nil
+}
+
+// teamRow is a row of teamCols as it is scanned.
+type teamRow struct {
+	t       store.Team
+	created pgtype.Timestamptz
+}
+
+func (t *teamRow) dest() []any {
+	return []any{&t.t.ID, &t.t.Name, &t.t.Plan, &t.t.SSOMethods, &t.t.SCIMEnabled, &t.t.VerifiedDomains,
+		&t.t.DomainCapture, &t.t.JIT, &t.created}
+}
+
+func (t *teamRow) value() store.Team {
+	t.t.Created = fromTS(t.created)
+	return t.t
 }
 
 const keyCols = `team_id, id, digest, name, status, created_by, created, last_used, expires`
 
 func scanKey(r scanner) (store.APIKey, error) {
-	var k store.APIKey
-	var digest []byte
-	var status string
-	var created, lastUsed, expires pgtype.Timestamptz
-	if err := r.Scan(&k.TeamID, &k.ID, &digest, &k.Name, &status, &k.CreatedBy, &created, &lastUsed, &expires); err != nil {
+	var k keyRow
+	if err := r.Scan(k.dest()...); err != nil {
 		return store.APIKey{}, err
 	}
-	if len(digest) != len(k.Digest) {
-		return store.APIKey{}, fmt.Errorf("pgstore: key %q: stored digest has %d bytes", k.ID, len(digest))
+	return k.value()
+}
+
+// keyRow is a row of keyCols as it is scanned.
+type keyRow struct {
+	k                          store.APIKey
+	digest                     []byte
+	status                     string
+	created, lastUsed, expires pgtype.Timestamptz
+}
+
+func (k *keyRow) dest() []any {
+	return []any{&k.k.TeamID, &k.k.ID, &k.digest, &k.k.Name, &k.status, &k.k.CreatedBy, &k.created, &k.lastUsed, &k.expires}
+}
+
+func (k *keyRow) value() (store.APIKey, error) {
+	if len(k.digest) != len(k.k.Digest) {
+		return store.APIKey{}, fmt.Errorf("pgstore: key %q: stored digest has %d bytes", k.k.ID, len(k.digest))
 	}
-	copy(k.Digest[:], digest)
-	k.Status = store.KeyStatus(status)
-	k.Created, k.LastUsed, k.Expires = fromTS(created), fromTS(lastUsed), fromTS(expires)
-	return k, nil
+	copy(k.k.Digest[:], k.digest)
+	k.k.Status = store.KeyStatus(k.status)
+	k.k.Created, k.k.LastUsed, k.k.Expires = fromTS(k.created), fromTS(k.lastUsed), fromTS(k.expires)
+	return k.k, nil
+}
+
+// scanKeyTeam scans a row of keyCols followed by teamCols.
+func scanKeyTeam(r scanner) (store.APIKey, store.Team, error) {
+	var k keyRow
+	var t teamRow
+	if err := r.Scan(append(k.dest(), t.dest()...)...); err != nil {
+		return store.APIKey{}, store.Team{}, err
+	}
+	key, err := k.value()
+	return key, t.value(), err
 }
 
 const userCols = `id, user_name, external_id, given_name, family_name, middle_name, formatted, display_name, locale,

@@ -10,8 +10,21 @@
 // Everything except teams and key lookup is scoped to one team. View runs fn read-only against a
 // consistent snapshot of the team. Update runs fn and applies all of its writes if fn returns nil
 // and none of them otherwise; Updates of the same team are serialised (across processes, for a
-// shared database). fn may run more than once (a SQL store retries serialisation failures), so it
-// must have no side effects outside tx, and it must not call the Store itself.
+// shared database). fn may run more than once (a SQL store retries serialisation failures, and
+// may run a View's fn again in a transaction of its own when fn reads more than it expected), so
+// it must have no side effects outside tx, and it must not call the Store itself.
+//
+// A store may call fn before it knows that the team exists, so that it can send fn's first
+// statement together with the start of the transaction. For a team that does not exist, every
+// Tx method fails and View and Update return an error wrapping ErrNotFound, whatever fn returns.
+//
+// ViewByKey is a View of the team of an API key, found by the key's digest, in which the
+// caller's check sees the key, its team and the key's creator (Access) before fn sees anything:
+// a request's authentication and its reads in one transaction, which a SQL store can send in
+// one round trip. The access is read afresh by every ViewByKey, in fn's transaction: a revoked
+// key, a team that turned SCIM off or a creator who lost the admin role are seen by the next
+// one, on any replica. (A store may remember which team a digest belongs to, since a key never
+// changes team, but nothing that check decides on.)
 //
 // # Values and order
 //
@@ -115,6 +128,23 @@ type Store interface {
 	// View runs fn with a read-only transaction on team teamID. It returns an error
 	// wrapping ErrNotFound if the team does not exist, and fn's error otherwise.
 	View(ctx context.Context, teamID string, fn func(ctx context.Context, tx Tx) error) error
+
+	// ViewByKey runs fn like View on the team of the API key whose SHA-256 digest is digest,
+	// once check has accepted what the key gives access to, read in fn's transaction (the
+	// same snapshot as fn's reads). The key is found whatever its status: check decides.
+	//
+	// It returns an error wrapping ErrNotFound, without calling check, if no key has that
+	// digest, and check's error, unwrapped, if check refuses; both take precedence over
+	// fn's error. A store may call fn before check, so that it can send fn's first read with
+	// the key's, but no Tx method returns anything to fn until check has returned nil.
+	// check, like fn, may run more than once, and must not call the Store.
+	//
+	// A store may also end fn's transaction with fn's first statement (a request that reads
+	// once is then authenticated and answered in one round trip): if fn makes a second one,
+	// that statement fails, and the store runs fn again in a transaction that stays open and
+	// keeps only that run's outcome. fn cannot tell that failure from another, so it must
+	// act on a failed statement only through its return value and tx.
+	ViewByKey(ctx context.Context, digest [32]byte, check func(Access) error, fn func(ctx context.Context, tx Tx) error) error
 
 	// TeamsWithJobs returns the IDs, in ascending order, of the teams that have at least one
 	// Job, so that pending hook calls can be retried without reading every team.
@@ -301,6 +331,19 @@ type Team struct {
 	// identity provider joins the team.
 	JIT     bool
 	Created time.Time
+}
+
+// Access is what an API key gives access to, as ViewByKey reads it for its caller's check.
+type Access struct {
+	// Key is the key the digest names.
+	Key APIKey
+	// Team is the key's team.
+	Team Team
+	// Creator is the team's user whose ID is Key.CreatedBy, if CreatorFound. CreatorFound is
+	// false when the team has no user with that ID (CreatedBy may name someone who is not a
+	// user, an Organization Manager for example).
+	Creator      User
+	CreatorFound bool
 }
 
 // KeyStatus is the state of an API key.

@@ -1,5 +1,5 @@
 // Command load measures teamscim under an identity provider's load: it starts the real
-// Server on the in-memory store behind net/http on 127.0.0.1, syncs a team of users through
+// Server on the in-memory store (or on PostgreSQL, with -store) behind net/http on 127.0.0.1, syncs a team of users through
 // HTTP the way Okta and Entra ID do (existence check, then POST, for every user), measures
 // GET by id and the userName eq existence check at two team sizes, the heap per user, and a
 // mixed IdP phase (deactivations, profile pushes, group pushes), then prints throughput and
@@ -20,6 +20,10 @@
 //	-paced-duration d   length of the paced phase, 0 to skip it (default 0)
 //	-quiet              print only the final table
 //	-cpuprofile file    write a CPU profile of the whole run (server and load generator)
+//	-store s            memory (default), or a postgres:// URL: run the Server on pgstore
+//	                    in that database (migrated at start; each run adds a team). The
+//	                    heap per user then measures the Server's process only
+//	-addr host:port     where the Server listens (default 127.0.0.1:0, a free port)
 //
 // The README's performance section lists the figures of
 //
@@ -40,7 +44,10 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/jackc/pgx/v5/pgxpool"
+
 	"github.com/teamscim/teamscim/internal/loadtest"
+	"github.com/teamscim/teamscim/pgstore"
 )
 
 func main() {
@@ -70,6 +77,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs.DurationVar(&o.PacedDuration, "paced-duration", 0, "length of the paced Entra ID phase (0: skip it)")
 	fs.BoolVar(&quiet, "quiet", false, "print only the final table")
 	cpuprofile := fs.String("cpuprofile", "", "write a CPU profile of the whole run to `file`")
+	storeURL := fs.String("store", "memory", "where the Server keeps the team: memory, or a postgres:// `URL` (pgstore; migrated at start)")
+	fs.StringVar(&o.Addr, "addr", "127.0.0.1:0", "`address` the Server listens on")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -78,6 +87,17 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 	if !quiet {
 		o.Progress = stderr
+	}
+	if *storeURL != "memory" {
+		pool, err := pgxpool.New(ctx, *storeURL)
+		if err != nil {
+			return errors.New("-store: the PostgreSQL connection URL cannot be parsed")
+		}
+		defer pool.Close()
+		if err := pgstore.Migrate(ctx, pool); err != nil {
+			return fmt.Errorf("-store: %w", err)
+		}
+		o.Store = pgstore.New(pool)
 	}
 	if *cpuprofile != "" {
 		f, err := os.Create(*cpuprofile)

@@ -6,13 +6,25 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/teamscim/teamscim/internal/pgtest"
 )
 
 func TestRunTiny(t *testing.T) {
+	runTiny(t)
+}
+
+// With -store the same run goes to PostgreSQL (pgstore), in a schema of the test's own.
+func TestRunTinyPostgres(t *testing.T) {
+	runTiny(t, "-store", pgtest.URL(t, pgtest.Schema(t)))
+}
+
+func runTiny(t *testing.T, extra ...string) {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	var stdout, stderr bytes.Buffer
-	err := run(ctx, []string{"-users", "200", "-checkpoint", "-1", "-workers", "2", "-duration", "100ms", "-quiet"}, &stdout, &stderr)
+	args := append([]string{"-users", "200", "-checkpoint", "-1", "-workers", "2", "-duration", "100ms", "-quiet"}, extra...)
+	err := run(ctx, args, &stdout, &stderr)
 	if err != nil {
 		t.Fatalf("run: %v\n%s", err, stderr.String())
 	}

@@ -1,7 +1,7 @@
 // Package loadtest drives a real teamscim Server over HTTP the way identity providers do, and
 // measures it: throughput and p50/p99 latency per operation, and the heap each user costs.
 //
-// It starts a *teamscim.Server on memstore behind net/http on 127.0.0.1 (a random port),
+// It starts a *teamscim.Server on memstore (or Options.Store) behind net/http on 127.0.0.1,
 // creates a team and a SCIM API key through the Server's Go API, and then sends real HTTP
 // requests, with authentication on every one of them:
 //
@@ -41,6 +41,7 @@ import (
 
 	"github.com/teamscim/teamscim"
 	"github.com/teamscim/teamscim/memstore"
+	"github.com/teamscim/teamscim/store"
 )
 
 // Options bound a run. Zero fields take the defaults shown.
@@ -60,6 +61,10 @@ type Options struct {
 	PacedDuration time.Duration
 	// Progress, when set, receives a line per phase as the run goes.
 	Progress io.Writer
+	// Store is what the Server keeps the team in. Default: a new memstore.
+	Store store.Store
+	// Addr is the address the Server listens on. Default: 127.0.0.1:0 (a free port).
+	Addr string
 }
 
 func (o *Options) defaults() {
@@ -77,6 +82,12 @@ func (o *Options) defaults() {
 	}
 	if o.Duration <= 0 {
 		o.Duration = 5 * time.Second
+	}
+	if o.Store == nil {
+		o.Store = memstore.New()
+	}
+	if o.Addr == "" {
+		o.Addr = "127.0.0.1:0"
 	}
 }
 
@@ -135,7 +146,7 @@ func Run(ctx context.Context, opts Options) (Report, error) {
 	opts.defaults()
 	rep := Report{Options: opts, GOMAXPROCS: runtime.GOMAXPROCS(0)}
 
-	srv, err := teamscim.New(teamscim.Config{Store: memstore.New()})
+	srv, err := teamscim.New(teamscim.Config{Store: opts.Store})
 	if err != nil {
 		return rep, err
 	}
@@ -156,7 +167,7 @@ func Run(ctx context.Context, opts Options) (Report, error) {
 	}
 	mux := http.NewServeMux()
 	mux.Handle("/scim/v2/", http.StripPrefix("/scim/v2", srv))
-	ln, err := (&net.ListenConfig{}).Listen(ctx, "tcp", "127.0.0.1:0")
+	ln, err := (&net.ListenConfig{}).Listen(ctx, "tcp", opts.Addr)
 	if err != nil {
 		return rep, err
 	}

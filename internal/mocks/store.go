@@ -233,6 +233,44 @@ func (c *MockStoreViewCall) DoAndReturn(f func(context.Context, string, func(con
 	return c
 }
 
+// ViewByKey mocks base method.
+func (m *MockStore) ViewByKey(ctx context.Context, digest [32]byte, check func(store.Access) error, fn func(context.Context, store.Tx) error) error {
+	m.ctrl.T.Helper()
+	ret := m.ctrl.Call(m, "ViewByKey", ctx, digest, check, fn)
+	ret0, _ := ret[0].(error)
+	return ret0
+}
+
+// ViewByKey indicates an expected call of ViewByKey.
+func (mr *MockStoreMockRecorder) ViewByKey(ctx, digest, check, fn any) *MockStoreViewByKeyCall {
+	mr.mock.ctrl.T.Helper()
+	call := mr.mock.ctrl.RecordCallWithMethodType(mr.mock, "ViewByKey", reflect.TypeOf((*MockStore)(nil).ViewByKey), ctx, digest, check, fn)
+	return &MockStoreViewByKeyCall{Call: call}
+}
+
+// MockStoreViewByKeyCall wrap *gomock.Call
+type MockStoreViewByKeyCall struct {
+	*gomock.Call
+}
+
+// Return rewrite *gomock.Call.Return
+func (c *MockStoreViewByKeyCall) Return(arg0 error) *MockStoreViewByKeyCall {
+	c.Call = c.Call.Return(arg0)
+	return c
+}
+
+// Do rewrite *gomock.Call.Do
+func (c *MockStoreViewByKeyCall) Do(f func(context.Context, [32]byte, func(store.Access) error, func(context.Context, store.Tx) error) error) *MockStoreViewByKeyCall {
+	c.Call = c.Call.Do(f)
+	return c
+}
+
+// DoAndReturn rewrite *gomock.Call.DoAndReturn
+func (c *MockStoreViewByKeyCall) DoAndReturn(f func(context.Context, [32]byte, func(store.Access) error, func(context.Context, store.Tx) error) error) *MockStoreViewByKeyCall {
+	c.Call = c.Call.DoAndReturn(f)
+	return c
+}
+
 // MockTx is a mock of Tx interface.
 type MockTx struct {
 	ctrl     *gomock.Controller

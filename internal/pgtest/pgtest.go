@@ -12,8 +12,12 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"net"
 	"net/url"
 	"os"
+	"slices"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -100,11 +104,21 @@ func URL(t testing.TB, schema string) string {
 // when the test ends.
 func Pool(t testing.TB, schema string) *pgxpool.Pool {
 	t.Helper()
+	return pool(t, schema)
+}
+
+// pool returns a pool on the tests' database whose connections work in schema, configured
+// further by configure, and closes it when the test ends.
+func pool(t testing.TB, schema string, configure ...func(*pgxpool.Config)) *pgxpool.Pool {
+	t.Helper()
 	cfg, err := pgxpool.ParseConfig(DSN(t))
 	if err != nil {
 		t.Fatalf("pgtest: %s: %v", EnvDSN, err)
 	}
 	cfg.ConnConfig.RuntimeParams["search_path"] = schema
+	for _, c := range configure {
+		c(cfg)
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)
@@ -113,4 +127,114 @@ func Pool(t testing.TB, schema string) *pgxpool.Pool {
 	}
 	t.Cleanup(pool.Close)
 	return pool
+}
+
+// Wire records what a pool's connections send to the server: the round trips (the times a
+// connection sends something after it has received an answer, or for the first time) and
+// the statements. Every message the client writes before it next reads an answer belongs to
+// one round trip, so a pipelined batch of statements counts once and a statement that waits
+// for its result before the next one is sent counts once each. Round trips are counted at
+// the socket (net.Conn), under pgx, so they are what the network sees: statement
+// preparation, pings and cancel requests included. Statements are recorded by pgx's tracer.
+type Wire struct {
+	n          atomic.Int64
+	mu         sync.Mutex
+	statements []Statement
+}
+
+// Statement is a statement sent, with its arguments.
+type Statement struct {
+	SQL  string
+	Args []any
+}
+
+// RoundTrips returns the round trips counted since the last Reset.
+func (w *Wire) RoundTrips() int { return int(w.n.Load()) }
+
+// Statements returns the statements sent since the last Reset.
+func (w *Wire) Statements() []Statement {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return slices.Clone(w.statements)
+}
+
+// Reset starts counting and recording from nothing.
+func (w *Wire) Reset() {
+	w.n.Store(0)
+	w.mu.Lock()
+	w.statements = nil
+	w.mu.Unlock()
+}
+
+func (w *Wire) record(sql string, args []any) {
+	w.mu.Lock()
+	w.statements = append(w.statements, Statement{SQL: sql, Args: slices.Clone(args)})
+	w.mu.Unlock()
+}
+
+// TraceQueryStart implements pgx.QueryTracer.
+func (w *Wire) TraceQueryStart(ctx context.Context, _ *pgx.Conn, data pgx.TraceQueryStartData) context.Context {
+	w.record(data.SQL, data.Args)
+	return ctx
+}
+
+// TraceQueryEnd implements pgx.QueryTracer.
+func (w *Wire) TraceQueryEnd(context.Context, *pgx.Conn, pgx.TraceQueryEndData) {}
+
+// TraceBatchStart implements pgx.BatchTracer.
+func (w *Wire) TraceBatchStart(ctx context.Context, _ *pgx.Conn, _ pgx.TraceBatchStartData) context.Context {
+	return ctx
+}
+
+// TraceBatchQuery implements pgx.BatchTracer.
+func (w *Wire) TraceBatchQuery(_ context.Context, _ *pgx.Conn, data pgx.TraceBatchQueryData) {
+	w.record(data.SQL, data.Args)
+}
+
+// TraceBatchEnd implements pgx.BatchTracer.
+func (w *Wire) TraceBatchEnd(context.Context, *pgx.Conn, pgx.TraceBatchEndData) {}
+
+// countingConn is a connection that counts its round trips in w.
+type countingConn struct {
+	net.Conn
+	w *Wire
+	// awaiting is set by a write and cleared when an answer arrives: a write while it is
+	// clear starts a round trip.
+	awaiting atomic.Bool
+}
+
+func (c *countingConn) Write(b []byte) (int, error) {
+	if !c.awaiting.Swap(true) {
+		c.w.n.Add(1)
+	}
+	return c.Conn.Write(b)
+}
+
+func (c *countingConn) Read(b []byte) (int, error) {
+	n, err := c.Conn.Read(b)
+	if n > 0 {
+		c.awaiting.Store(false)
+	}
+	return n, err
+}
+
+// WiredPool returns a pool like Pool whose connections record what they send in w. So that
+// a count depends only on what the code under test sends, the pool has one connection (whose
+// prepared statements warm up once), and never pings it when it hands it out (pgxpool pings
+// a connection that has been idle for a second by default).
+func WiredPool(t testing.TB, schema string, w *Wire) *pgxpool.Pool {
+	t.Helper()
+	return pool(t, schema, func(cfg *pgxpool.Config) {
+		dial := cfg.ConnConfig.DialFunc
+		cfg.ConnConfig.DialFunc = func(ctx context.Context, network, addr string) (net.Conn, error) {
+			c, err := dial(ctx, network, addr)
+			if err != nil {
+				return nil, err
+			}
+			return &countingConn{Conn: c, w: w}, nil
+		}
+		cfg.ConnConfig.Tracer = w
+		cfg.ShouldPing = func(context.Context, pgxpool.ShouldPingParams) bool { return false }
+		cfg.MaxConns = 1
+	})
 }

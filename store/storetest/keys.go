@@ -3,6 +3,7 @@ package storetest
 import (
 	"context"
 	"crypto/sha256"
+	"errors"
 	"testing"
 	"time"
 
@@ -21,6 +22,12 @@ var keyTests = []subtest{
 	{"DuplicateIDConflict", testKeyDuplicateID},
 	{"DuplicateDigestConflict", testKeyDuplicateDigest},
 	{"RolledBackKeyNotFindable", testKeyRolledBack},
+	{"ViewByKeyAccess", testViewByKeyAccess},
+	{"ViewByKeyUnknown", testViewByKeyUnknown},
+	{"ViewByKeyRefused", testViewByKeyRefused},
+	{"ViewByKeyReadsAfresh", testViewByKeyReadsAfresh},
+	{"ViewByKeyReadOnly", testViewByKeyReadOnly},
+	{"ViewByKeySeveralReads", testViewByKeySeveralReads},
 }
 
 // digest returns the SHA-256 digest of secret.
@@ -291,4 +298,204 @@ func testKeyRolledBack(t *testing.T, s store.Store) {
 	got, err := s.LookupKey(t.Context(), k.Digest)
 	require.NoError(t, err)
 	assert.Equal(t, b.ID, got.TeamID)
+}
+
+// access runs ViewByKey with digest, records what check received (and accepts it), and
+// returns it with ViewByKey's error; fn reads the user userID of the key's team into got.
+func access(t *testing.T, s store.Store, d [32]byte, userID string) (a store.Access, got store.User, err error) {
+	t.Helper()
+	checked := false
+	err = s.ViewByKey(t.Context(), d, func(acc store.Access) error {
+		a, checked = acc, true
+		return nil
+	}, func(ctx context.Context, tx store.Tx) error {
+		var err error
+		got, err = tx.GetUser(ctx, userID)
+		assert.True(t, checked || err != nil, "a Tx method returned a user before check ran")
+		return err
+	})
+	return a, got, err
+}
+
+// ViewByKey hands check the key, its team and the key's creator, and runs fn on the key's
+// team.
+func testViewByKeyAccess(t *testing.T, s store.Store) {
+	tm := newTeam(t, s, "team-1")
+	newTeam(t, s, "team-2")
+	owner := newUser("owner-1", "owner@example.com")
+	owner.Roles = []string{"admin"}
+	createUsers(t, s, tm.ID, owner, newUser("user-1", "one@example.com"))
+	createUsers(t, s, "team-2", newUser("user-2", "two@example.com"))
+	k := newKey("key-1", tm.ID)
+	org := newKey("key-2", tm.ID)
+	org.CreatedBy = "org:manager"
+	createKeys(t, s, tm.ID, k, org)
+
+	a, got, err := access(t, s, k.Digest, "user-1")
+	require.NoError(t, err)
+	assert.Equal(t, storedKey(k), a.Key)
+	assertTeam(t, tm, a.Team)
+	assert.True(t, a.CreatorFound)
+	assertUser(t, owner, a.Creator)
+	assertUser(t, newUser("user-1", "one@example.com"), got, "fn reads the key's team")
+
+	a, _, err = access(t, s, org.Digest, "user-2")
+	assert.ErrorIs(t, err, store.ErrNotFound, "fn reads another team's user")
+	assert.Equal(t, storedKey(org), a.Key)
+	assert.False(t, a.CreatorFound, "a creator who is not a user of the team")
+	assert.Zero(t, a.Creator)
+
+	// fn's own error comes back when check accepts.
+	errFn := errors.New("fn failed")
+	err = s.ViewByKey(t.Context(), k.Digest, func(store.Access) error { return nil },
+		func(ctx context.Context, tx store.Tx) error { return errFn })
+	assert.ErrorIs(t, err, errFn)
+
+	ctx, cancel := context.WithCancel(t.Context())
+	cancel()
+	ran := false
+	err = s.ViewByKey(ctx, k.Digest, func(store.Access) error { ran = true; return nil },
+		func(ctx context.Context, tx store.Tx) error { ran = true; return nil })
+	assert.ErrorIs(t, err, context.Canceled)
+	assert.False(t, ran, "check or fn ran with a cancelled context")
+}
+
+// An unknown digest is ErrNotFound, without a call of check, and fn gets nothing.
+func testViewByKeyUnknown(t *testing.T, s store.Store) {
+	tm := newTeam(t, s, "team-1")
+	createUsers(t, s, tm.ID, newUser("user-1", "one@example.com"))
+	checked := false
+	err := s.ViewByKey(t.Context(), digest("nothing"), func(store.Access) error { checked = true; return nil },
+		func(ctx context.Context, tx store.Tx) error {
+			_, err := tx.GetUser(ctx, "user-1")
+			assert.Error(t, err, "fn read a user with an unknown key")
+			return nil
+		})
+	assert.ErrorIs(t, err, store.ErrNotFound)
+	assert.False(t, checked, "check ran for an unknown key")
+}
+
+// check's error comes back as it is, whatever fn returns, and fn gets nothing.
+func testViewByKeyRefused(t *testing.T, s store.Store) {
+	tm := newTeam(t, s, "team-1")
+	createUsers(t, s, tm.ID, newUser("user-1", "one@example.com"))
+	k := newKey("key-1", tm.ID)
+	createKeys(t, s, tm.ID, k)
+	errRefused := errors.New("refused")
+	for _, fnErr := range []error{nil, errors.New("fn failed")} {
+		err := s.ViewByKey(t.Context(), k.Digest, func(store.Access) error { return errRefused },
+			func(ctx context.Context, tx store.Tx) error {
+				u, err := tx.GetUser(ctx, "user-1")
+				assert.Error(t, err, "fn read a user after check refused")
+				assert.Zero(t, u)
+				_, err = tx.Team(ctx)
+				assert.Error(t, err, "fn read the team after check refused")
+				return fnErr
+			})
+		assert.Equal(t, errRefused, err, "ViewByKey must return check's error unwrapped")
+	}
+}
+
+// Nothing check decides on is remembered from one ViewByKey to the next: a revoked key, a
+// change of the team or of the creator, a deleted key, and a key with the same digest made
+// again (by another creator, or in another team) are all seen at once.
+func testViewByKeyReadsAfresh(t *testing.T, s store.Store) {
+	tm := newTeam(t, s, "team-1")
+	newTeam(t, s, "team-2")
+	owner := newUser("owner-1", "owner@example.com")
+	createUsers(t, s, tm.ID, owner)
+	createUsers(t, s, "team-2", newUser("user-2", "two@example.com"))
+	k := newKey("key-1", tm.ID)
+	createKeys(t, s, tm.ID, k)
+	a, _, err := access(t, s, k.Digest, "owner-1")
+	require.NoError(t, err)
+	require.Equal(t, store.KeyActive, a.Key.Status)
+
+	mustUpdate(t, s, tm.ID, func(ctx context.Context, tx store.Tx) error {
+		revoked := k
+		revoked.Status = store.KeyRevoked
+		require.NoError(t, tx.UpdateKey(ctx, revoked))
+		team, err := tx.Team(ctx)
+		require.NoError(t, err)
+		team.SCIMEnabled = !team.SCIMEnabled
+		require.NoError(t, tx.UpdateTeam(ctx, team))
+		o, err := tx.GetUser(ctx, owner.ID)
+		require.NoError(t, err)
+		o.Active = false
+		return tx.UpdateUser(ctx, o)
+	})
+	a, _, err = access(t, s, k.Digest, "owner-1")
+	require.NoError(t, err)
+	assert.Equal(t, store.KeyRevoked, a.Key.Status, "the revocation")
+	assert.Equal(t, !tm.SCIMEnabled, a.Team.SCIMEnabled, "the team's change")
+	assert.False(t, a.Creator.Active, "the creator's change")
+
+	mustUpdate(t, s, tm.ID, func(ctx context.Context, tx store.Tx) error { return tx.DeleteKey(ctx, k.ID) })
+	_, _, err = access(t, s, k.Digest, "owner-1")
+	assert.ErrorIs(t, err, store.ErrNotFound, "a deleted key")
+
+	again := newKey("key-8", tm.ID) // the same secret again, by another creator
+	again.Digest, again.CreatedBy = k.Digest, "owner-2"
+	createKeys(t, s, tm.ID, again)
+	a, _, err = access(t, s, k.Digest, "owner-1")
+	require.NoError(t, err)
+	assert.Equal(t, "key-8", a.Key.ID)
+	assert.False(t, a.CreatorFound, "the new key's creator is not a user")
+	mustUpdate(t, s, tm.ID, func(ctx context.Context, tx store.Tx) error { return tx.DeleteKey(ctx, again.ID) })
+
+	moved := newKey("key-9", "team-2") // the same secret, in another team
+	moved.Digest = k.Digest
+	createKeys(t, s, "team-2", moved)
+	a, got, err := access(t, s, k.Digest, "user-2")
+	require.NoError(t, err)
+	assert.Equal(t, "team-2", a.Key.TeamID)
+	assert.Equal(t, "team-2", a.Team.ID)
+	assert.Equal(t, "user-2", got.ID, "fn reads the key's new team")
+}
+
+// The Tx of a ViewByKey is read-only.
+func testViewByKeyReadOnly(t *testing.T, s store.Store) {
+	tm := newTeam(t, s, "team-1")
+	k := newKey("key-1", tm.ID)
+	createKeys(t, s, tm.ID, k)
+	err := s.ViewByKey(t.Context(), k.Digest, func(store.Access) error { return nil },
+		func(ctx context.Context, tx store.Tx) error {
+			assert.Error(t, tx.CreateUser(ctx, newUser("user-1", "one@example.com")), "a write in ViewByKey")
+			return nil
+		})
+	require.NoError(t, err)
+	mustView(t, s, tm.ID, func(ctx context.Context, tx store.Tx) error {
+		_, err := tx.GetUser(ctx, "user-1")
+		assert.ErrorIs(t, err, store.ErrNotFound, "a write in ViewByKey was kept")
+		return nil
+	})
+}
+
+// A ViewByKey may run fn again when fn makes more than one statement (see the interface); the
+// outcome is that of a run in which every statement succeeded, in one snapshot.
+func testViewByKeySeveralReads(t *testing.T, s store.Store) {
+	tm := newTeam(t, s, "team-1")
+	createUsers(t, s, tm.ID, newUser("user-1", "one@example.com"), newUser("user-2", "two@example.com"))
+	k := newKey("key-1", tm.ID)
+	createKeys(t, s, tm.ID, k)
+	var u1, u2 store.User
+	var n int
+	var team store.Team
+	runs := 0
+	err := s.ViewByKey(t.Context(), k.Digest, func(store.Access) error { return nil },
+		func(ctx context.Context, tx store.Tx) error {
+			runs++
+			var err1, err2, err3, err4 error
+			u1, err1 = tx.GetUser(ctx, "user-1")
+			u2, err2 = tx.GetUser(ctx, "user-2")
+			n, err3 = tx.CountUsers(ctx, store.UserFilter{})
+			team, err4 = tx.Team(ctx)
+			return errors.Join(err1, err2, err3, err4)
+		})
+	require.NoError(t, err)
+	assert.LessOrEqual(t, runs, 2, "fn runs at most twice")
+	assert.Equal(t, "user-1", u1.ID)
+	assert.Equal(t, "user-2", u2.ID)
+	assert.Equal(t, 2, n)
+	assertTeam(t, tm, team)
 }

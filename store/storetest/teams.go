@@ -88,13 +88,37 @@ func testTeamDuplicateID(t *testing.T, s store.Store) {
 	})
 }
 
+// A store may call fn before it knows whether the team exists; fn then gets nothing (every
+// method fails) and View and Update return ErrNotFound, whatever fn returns. A write sent
+// before that is known changes nothing.
 func testTeamUnknown(t *testing.T, s store.Store) {
 	newTeam(t, s, "team-1")
-	ran := false
-	fn := func(ctx context.Context, tx store.Tx) error { ran = true; return nil }
-	assert.ErrorIs(t, s.View(t.Context(), "no-such-team", fn), store.ErrNotFound)
-	assert.ErrorIs(t, s.Update(t.Context(), "no-such-team", fn), store.ErrNotFound)
-	assert.False(t, ran, "fn ran for an unknown team")
+	idle := func(ctx context.Context, tx store.Tx) error { return nil }
+	assert.ErrorIs(t, s.View(t.Context(), "no-such-team", idle), store.ErrNotFound)
+	assert.ErrorIs(t, s.Update(t.Context(), "no-such-team", idle), store.ErrNotFound)
+
+	reads := func(ctx context.Context, tx store.Tx) error {
+		_, err := tx.GetUser(ctx, "user-1")
+		assert.Error(t, err, "GetUser in an unknown team")
+		_, err = tx.Team(ctx)
+		assert.Error(t, err, "Team of an unknown team")
+		return nil
+	}
+	assert.ErrorIs(t, s.View(t.Context(), "no-such-team", reads), store.ErrNotFound)
+	assert.ErrorIs(t, s.Update(t.Context(), "no-such-team", reads), store.ErrNotFound)
+
+	writes := func(ctx context.Context, tx store.Tx) error {
+		assert.Error(t, tx.CreateUser(ctx, newUser("user-1", "a@example.com")), "CreateUser in an unknown team")
+		return nil
+	}
+	assert.ErrorIs(t, s.Update(t.Context(), "no-such-team", writes), store.ErrNotFound)
+	require.NoError(t, s.CreateTeam(t.Context(), store.Team{ID: "no-such-team", Name: "Late"}))
+	mustView(t, s, "no-such-team", func(ctx context.Context, tx store.Tx) error {
+		n, err := tx.CountUsers(ctx, store.UserFilter{IncludeDeleted: true})
+		require.NoError(t, err)
+		assert.Zero(t, n, "a write to a team that did not exist was kept")
+		return nil
+	})
 }
 
 func testTeamIsolation(t *testing.T, s store.Store) {
