@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"slices"
 	"strconv"
+	"sync"
 
 	"github.com/elimity-com/scim"
 )
@@ -85,8 +86,28 @@ func appendJSON(b []byte, v any) ([]byte, error) {
 	return append(b, raw...), nil
 }
 
+// bufs holds response buffers between requests: a GET or a list page is encoded into one and
+// written, and io.Writer's contract (Write must not retain its argument) lets the next
+// request reuse it. Buffers that grew past maxPooledBuf are left to the collector.
+var bufs = sync.Pool{New: func() any { b := make([]byte, 0, 2048); return &b }}
+
+const maxPooledBuf = 1 << 20
+
+func getBuf() *[]byte { return bufs.Get().(*[]byte) }
+
+// putBuf returns b, which now holds used, to the pool.
+func putBuf(b *[]byte, used []byte) {
+	if cap(used) <= maxPooledBuf {
+		*b = used[:0]
+		bufs.Put(b)
+	}
+}
+
 // rawJSON is an already encoded JSON value.
 type rawJSON []byte
+
+// MarshalJSON returns r as it is, so that encoding/json encodes a rawJSON as appendJSON does.
+func (r rawJSON) MarshalJSON() ([]byte, error) { return r, nil }
 
 func appendObject(b []byte, m map[string]any) ([]byte, error) {
 	if m == nil {
@@ -117,19 +138,27 @@ func appendObject(b []byte, m map[string]any) ([]byte, error) {
 // off (so that "<key>" stays "<key>", not "\u003ckey\u003e"). Printable ASCII is copied;
 // any other string goes through encoding/json, so the output is identical.
 func appendString(b []byte, s string) []byte {
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if c < 0x20 || c >= 0x7f || c == '"' || c == '\\' {
-			var buf bytes.Buffer
-			e := json.NewEncoder(&buf)
-			e.SetEscapeHTML(false)
-			_ = e.Encode(s) // a string always encodes
-			return append(b, bytes.TrimSuffix(buf.Bytes(), []byte("\n"))...)
-		}
+	if !plainJSON(s) {
+		var buf bytes.Buffer
+		e := json.NewEncoder(&buf)
+		e.SetEscapeHTML(false)
+		_ = e.Encode(s) // a string always encodes
+		return append(b, bytes.TrimSuffix(buf.Bytes(), []byte("\n"))...)
 	}
 	b = append(b, '"')
 	b = append(b, s...)
 	return append(b, '"')
+}
+
+// plainJSON reports whether s is printable ASCII without a quote or a backslash: a JSON
+// string's content as it is.
+func plainJSON(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c < 0x20 || c >= 0x7f || c == '"' || c == '\\' {
+			return false
+		}
+	}
+	return true
 }
 
 // marshalNoHTML is json.Marshal with HTML escaping off, as appendJSON encodes.

@@ -351,6 +351,12 @@ func (s *Server) touchKey(ctx context.Context, k store.APIKey) {
 	} else if _, loaded := s.keyTouches.LoadOrStore(k.ID, now); loaded {
 		return
 	}
+	s.recordKeyUse(ctx, k, now)
+}
+
+// recordKeyUse stores now as k's last use, unless it has a later one. It is apart from
+// touchKey so that touchKey's many early returns do not pay for this closure's captures.
+func (s *Server) recordKeyUse(ctx context.Context, k store.APIKey, now time.Time) {
 	err := s.store.Update(ctx, k.TeamID, func(ctx context.Context, tx store.Tx) error {
 		cur, err := tx.GetKey(ctx, k.ID)
 		if errors.Is(err, store.ErrNotFound) {

@@ -119,33 +119,36 @@ func (s *Server) serveList(w http.ResponseWriter, r *http.Request, rq *request, 
 		s.fail(r.Context(), w, rq, err)
 		return
 	}
-	var resources []map[string]any
+	var resources []rawJSON
 	var total int
+	items := getBuf()
+	used := *items
 	if rt.resource == "Groups" {
 		resources, total, err = s.listGroups(r.Context(), rq, f, p)
 	} else {
-		resources, total, err = s.listUsers(r.Context(), rq, f, p)
+		resources, total, used, err = s.listUsers(r.Context(), rq, f, p, used)
 	}
 	if err != nil {
 		s.fail(r.Context(), w, rq, err)
 		return
 	}
-	body, err := listResponse{
-		Schemas:      []string{listResponseSchema},
+	buf := getBuf()
+	body := listResponse{
+		Schemas:      listResponseSchemas,
 		TotalResults: total,
 		ItemsPerPage: len(resources),
 		StartIndex:   p.startIndex,
 		Resources:    resources,
-	}.encode()
-	if err != nil {
-		s.fail(r.Context(), w, rq, err)
-		return
-	}
+	}.appendTo(*buf)
 	writeJSON(w, http.StatusOK, body)
+	putBuf(buf, body)
+	putBuf(items, used)
 }
 
-// listUsers renders one page of users.
-func (s *Server) listUsers(ctx context.Context, rq *request, f *compiled, p listParams) ([]map[string]any, int, error) {
+var listResponseSchemas = []string{listResponseSchema}
+
+// listUsers renders one page of users, appended to buf, which it returns.
+func (s *Server) listUsers(ctx context.Context, rq *request, f *compiled, p listParams, buf []byte) ([]rawJSON, int, []byte, error) {
 	var users []store.User
 	var total int
 	err := s.view(ctx, rq, func(ctx context.Context, tx store.Tx) error {
@@ -154,20 +157,23 @@ func (s *Server) listUsers(ctx context.Context, rq *request, f *compiled, p list
 		return err
 	})
 	if err != nil {
-		return nil, 0, err
+		return nil, 0, buf, err
 	}
 	proj := projection{attributes: p.attributes, excluded: p.excluded}
-	out := make([]map[string]any, len(users))
+	out := make([]rawJSON, len(users))
+	buf = slices.Grow(buf[:0], 700*len(users))
 	for i, u := range users {
-		if out[i], err = s.userOutput(u, rq.baseURL, proj); err != nil {
-			return nil, 0, err
+		start := len(buf)
+		if buf, err = s.appendUser(buf, u, rq.baseURL, proj); err != nil {
+			return nil, 0, buf, err
 		}
+		out[i] = rawJSON(buf[start:len(buf):len(buf)])
 	}
-	return out, total, nil
+	return out, total, buf, nil
 }
 
 // listGroups renders one page of groups, with members unless the projection leaves them out.
-func (s *Server) listGroups(ctx context.Context, rq *request, f *compiled, p listParams) ([]map[string]any, int, error) {
+func (s *Server) listGroups(ctx context.Context, rq *request, f *compiled, p listParams) ([]rawJSON, int, error) {
 	var groups []store.Group
 	var total int
 	err := s.view(ctx, rq, func(ctx context.Context, tx store.Tx) error {
@@ -179,9 +185,9 @@ func (s *Server) listGroups(ctx context.Context, rq *request, f *compiled, p lis
 		return nil, 0, err
 	}
 	proj := projection{attributes: p.attributes, excluded: p.excluded}
-	out := make([]map[string]any, len(groups))
+	out := make([]rawJSON, len(groups))
 	for i, g := range groups {
-		if out[i], err = s.groupOutput(ctx, rq, g, proj); err != nil {
+		if out[i], err = s.renderGroup(ctx, rq, g, proj); err != nil {
 			return nil, 0, err
 		}
 	}
@@ -364,30 +370,41 @@ func (s *Server) errScanTooLarge(what string) error {
 // listResponse is RFC 7644 §3.4.2's ListResponse, with itemsPerPage the number of resources
 // on this page and Resources never null.
 type listResponse struct {
-	Schemas      []string         `json:"schemas"`
-	TotalResults int              `json:"totalResults"`
-	ItemsPerPage int              `json:"itemsPerPage"`
-	StartIndex   int              `json:"startIndex"`
-	Resources    []map[string]any `json:"Resources"`
+	Schemas      []string  `json:"schemas"`
+	TotalResults int       `json:"totalResults"`
+	ItemsPerPage int       `json:"itemsPerPage"`
+	StartIndex   int       `json:"startIndex"`
+	Resources    []rawJSON `json:"Resources"`
 }
 
-// encode renders the response as encoding/json renders the struct, faster.
-func (l listResponse) encode() ([]byte, error) {
-	b := make([]byte, 0, 256+len(l.Resources)*512)
-	b = append(b, `{"schemas":`...)
-	b, _ = appendJSON(b, l.Schemas)
-	b = append(b, `,"totalResults":`...)
+// appendTo appends the response to b as encoding/json renders the struct, faster.
+func (l listResponse) appendTo(b []byte) []byte {
+	n := 256
+	for _, r := range l.Resources {
+		n += len(r) + 1
+	}
+	b = slices.Grow(b, n)
+	b = append(b, `{"schemas":[`...)
+	for i, s := range l.Schemas {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = appendString(b, s)
+	}
+	b = append(b, `],"totalResults":`...)
 	b = strconv.AppendInt(b, int64(l.TotalResults), 10)
 	b = append(b, `,"itemsPerPage":`...)
 	b = strconv.AppendInt(b, int64(l.ItemsPerPage), 10)
 	b = append(b, `,"startIndex":`...)
 	b = strconv.AppendInt(b, int64(l.StartIndex), 10)
-	b = append(b, `,"Resources":`...)
-	b, err := appendJSON(b, l.Resources)
-	if err != nil {
-		return nil, err
+	b = append(b, `,"Resources":[`...)
+	for i, r := range l.Resources {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = append(b, r...)
 	}
-	return append(b, '}'), nil
+	return append(b, "]}"...)
 }
 
 // queryUsers returns one page of the visible users that match f, and how many match.

@@ -44,7 +44,12 @@ func (s *Server) serveGet(w http.ResponseWriter, r *http.Request, rq *request, r
 			if s.notModified(w, r, version) {
 				return
 			}
-			body, err = s.renderUser(u, rq.baseURL, p)
+			buf := getBuf()
+			if body, err = s.appendUser(*buf, u, rq.baseURL, p); err == nil {
+				writeJSON(w, http.StatusOK, body)
+				putBuf(buf, body)
+				return
+			}
 		}
 	}
 	if err != nil {
@@ -121,6 +126,43 @@ func metaJSON(resourceType string, created, modified time.Time, loc string, vers
 	meta = append(meta, `,"version":`...)
 	meta = appendString(meta, etagOf(version))
 	return append(meta, '}')
+}
+
+// appendMeta appends a resource's meta, as metaJSON encodes it, with its location made from
+// baseURL, the endpoint and id, without building the strings first.
+func appendMeta(b []byte, resourceType string, created, modified time.Time, baseURL, endpoint, id string, version int64) []byte {
+	b = append(b, `{"resourceType":`...)
+	b = appendString(b, resourceType)
+	b = append(b, `,"created":"`...)
+	b = created.AppendFormat(b, time.RFC3339)
+	b = append(b, `","lastModified":"`...)
+	b = modified.AppendFormat(b, time.RFC3339)
+	b = append(b, `","location":`...)
+	if plainJSON(baseURL) && plainJSON(endpoint) {
+		// url.PathEscape's output needs no JSON escaping.
+		b = append(b, '"')
+		b = append(b, baseURL...)
+		b = append(b, '/')
+		b = append(b, endpoint...)
+		b = append(b, '/')
+		b = appendPathEscaped(b, id)
+		b = append(b, '"')
+	} else {
+		b = appendString(b, location(baseURL, endpoint, id))
+	}
+	b = append(b, `,"version":"W/\"`...)
+	b = strconv.AppendInt(b, version, 10)
+	return append(b, `\""}`...)
+}
+
+// appendPathEscaped appends url.PathEscape(s), without allocating when s needs no escaping.
+func appendPathEscaped(b []byte, s string) []byte {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '.' || c == '_' || c == '~') {
+			return append(b, url.PathEscape(s)...)
+		}
+	}
+	return append(b, s...)
 }
 
 // withStored adds a stored attributes object to a resource's typed attributes m. Without a

@@ -64,7 +64,9 @@ func route(method, path string) (routed, bool) {
 		return routed{}, false
 	}
 	only := func(allowed string, rt routed) (routed, bool) {
-		for _, m := range strings.Split(allowed, ", ") {
+		for rest := allowed; rest != ""; {
+			var m string
+			m, rest, _ = strings.Cut(rest, ", ")
 			if m == method {
 				return rt, true
 			}

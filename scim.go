@@ -318,15 +318,6 @@ type request struct {
 // actor is the Actor of the events the request causes.
 func (rq *request) actor() string { return keyActor(rq.keyID) }
 
-type requestKey struct{}
-
-func requestOf(r *http.Request) *request {
-	if rq, ok := r.Context().Value(requestKey{}).(*request); ok {
-		return rq
-	}
-	return &request{}
-}
-
 // ServeHTTP serves one SCIM request.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	rw := &responseWriter{ResponseWriter: w}
@@ -386,7 +377,6 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 		r.ContentLength = int64(len(body))
 	}
 
-	r = r.WithContext(context.WithValue(r.Context(), requestKey{}, rq))
 	r.URL.Path = rt.path
 	r.URL.RawPath = ""
 

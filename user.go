@@ -2,10 +2,13 @@ package teamscim
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"net/http"
 	"net/mail"
 	"reflect"
+	"slices"
+	"strconv"
 	"strings"
 
 	scimerrors "github.com/elimity-com/scim/errors"
@@ -649,11 +652,171 @@ func (s *Server) userOutput(u store.User, baseURL string, p projection) (map[str
 
 // renderUser encodes u as a response's resource.
 func (s *Server) renderUser(u store.User, baseURL string, p projection) ([]byte, error) {
-	m, err := s.userOutput(u, baseURL, p)
-	if err != nil {
-		return nil, err
+	return s.appendUser(make([]byte, 0, 512+len(u.Attributes)), u, baseURL, p)
+}
+
+// appendUser appends u, encoded as a response's resource, to b. Without a projection to apply
+// it writes the typed fields straight into b, in the order encoding/json sorts a map's keys,
+// and copies the stored attributes as they are; the result is byte for byte what encoding
+// userOutput's map gives (TestAppendUserMatchesMap), without building the map. A GET, the
+// userName eq check and every list page are answered this way.
+func (s *Server) appendUser(b []byte, u store.User, baseURL string, p projection) ([]byte, error) {
+	if !p.none() || s.users.special {
+		m, err := s.userOutput(u, baseURL, p)
+		if err != nil {
+			return nil, err
+		}
+		return appendObject(b, m)
 	}
-	return appendObject(make([]byte, 0, 512+len(u.Attributes)), m)
+	var stored map[string]json.RawMessage
+	if len(u.Attributes) > 0 {
+		var err error
+		if stored, err = rawAttributes(u.Attributes); err != nil {
+			return nil, err
+		}
+		for k := range stored {
+			if typedKey(k) { // a stored name's extra parts join the typed ones: the general path
+				m, err := s.userOutput(u, baseURL, p)
+				if err != nil {
+					return nil, err
+				}
+				return appendObject(b, m)
+			}
+		}
+	}
+	var small [24]string
+	keys := append(small[:0], userKeys[:]...)
+	for k := range stored {
+		keys = append(keys, k)
+	}
+	if len(stored) > 0 {
+		slices.Sort(keys)
+	}
+	b = append(b, '{')
+	first := true
+	for _, k := range keys {
+		mark := len(b)
+		if !first {
+			b = append(b, ',')
+		}
+		b = appendString(b, k)
+		b = append(b, ':')
+		if raw, ok := stored[k]; ok {
+			b = append(b, raw...)
+			first = false
+			continue
+		}
+		switch k {
+		case "active":
+			b = strconv.AppendBool(b, u.Active)
+		case "displayName", "externalId", "locale":
+			v := u.DisplayName
+			if k == "externalId" {
+				v = u.ExternalID
+			} else if k == "locale" {
+				v = u.Locale
+			}
+			if v == "" {
+				b = b[:mark]
+				continue
+			}
+			b = appendString(b, v)
+		case "emails":
+			b = appendEmails(b, u)
+		case "id":
+			b = appendString(b, u.ID)
+		case "meta":
+			b = appendMeta(b, "User", u.Created, u.LastModified, baseURL, "Users", u.ID, u.Version)
+		case "name":
+			if u.GivenName == "" && u.FamilyName == "" && u.MiddleName == "" && u.Formatted == "" {
+				b = b[:mark]
+				continue
+			}
+			b = appendName(b, u)
+		case "schemas":
+			b = append(b, '[')
+			b = appendString(b, s.users.core.urn)
+			for _, e := range s.users.exts {
+				if _, ok := stored[e.urn]; ok {
+					b = append(b, ',')
+					b = appendString(b, e.urn)
+				}
+			}
+			b = append(b, ']')
+		case "userName":
+			b = appendString(b, u.UserName)
+		}
+		first = false
+	}
+	return append(b, '}'), nil
+}
+
+// userKeys are the keys appendUser writes from a user's fields, sorted.
+var userKeys = [...]string{"active", "displayName", "emails", "externalId", "id", "locale", "meta", "name", "schemas", "userName"}
+
+// typedKey reports whether k is one of userKeys.
+func typedKey(k string) bool {
+	for _, t := range userKeys {
+		if k == t {
+			return true
+		}
+	}
+	return false
+}
+
+// appendName appends u's name object (its parts that have values, keys sorted).
+func appendName(b []byte, u store.User) []byte {
+	b = append(b, '{')
+	sep := false
+	for _, f := range [...]struct{ k, v string }{
+		{"familyName", u.FamilyName}, {"formatted", u.Formatted}, {"givenName", u.GivenName}, {"middleName", u.MiddleName},
+	} {
+		if f.v == "" {
+			continue
+		}
+		if sep {
+			b = append(b, ',')
+		}
+		b = append(b, '"')
+		b = append(b, f.k...)
+		b = append(b, `":`...)
+		b = appendString(b, f.v)
+		sep = true
+	}
+	return append(b, '}')
+}
+
+// appendEmails appends u's emails attribute as emailsOf gives it.
+func appendEmails(b []byte, u store.User) []byte {
+	if len(u.Emails) == 0 {
+		b = append(b, `[{"primary":true,"type":"work","value":`...)
+		b = appendString(b, u.UserName)
+		return append(b, "}]"...)
+	}
+	b = append(b, '[')
+	for i, e := range u.Emails {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = append(b, '{')
+		if e.Display != "" {
+			b = append(b, `"display":`...)
+			b = appendString(b, e.Display)
+			b = append(b, ',')
+		}
+		if e.Primary {
+			b = append(b, `"primary":true,`...)
+		}
+		if e.Type != "" {
+			b = append(b, `"type":`...)
+			b = appendString(b, e.Type)
+			b = append(b, ',')
+		}
+		b = append(b, `"value":`...)
+		b = appendString(b, e.Value)
+		b = append(b, '}')
+	}
+	return append(b, ']')
 }
 
 // patchTyped applies ops to old's fields directly when every operation sets or clears one of
