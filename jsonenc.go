@@ -154,12 +154,20 @@ func appendString(b []byte, s string) []byte {
 // string's content as it is.
 func plainJSON(s string) bool {
 	for i := 0; i < len(s); i++ {
-		if c := s[i]; c < 0x20 || c >= 0x7f || c == '"' || c == '\\' {
+		if !plainByte[s[i]] {
 			return false
 		}
 	}
 	return true
 }
+
+// plainByte tells the bytes plainJSON accepts.
+var plainByte = func() (t [256]bool) {
+	for c := 0x20; c < 0x7f; c++ {
+		t[c] = c != '"' && c != '\\'
+	}
+	return t
+}()
 
 // marshalNoHTML is json.Marshal with HTML escaping off, as appendJSON encodes.
 func marshalNoHTML(v any) ([]byte, error) {

@@ -699,13 +699,16 @@ func (s *Server) appendUser(b []byte, u store.User, baseURL string, p projection
 		if !first {
 			b = append(b, ',')
 		}
-		b = appendString(b, k)
-		b = append(b, ':')
 		if raw, ok := stored[k]; ok {
+			b = appendString(b, k)
+			b = append(b, ':')
 			b = append(b, raw...)
 			first = false
 			continue
 		}
+		b = append(b, '"') // one of userKeys: nothing to escape
+		b = append(b, k...)
+		b = append(b, '"', ':')
 		switch k {
 		case "active":
 			b = strconv.AppendBool(b, u.Active)
