@@ -688,8 +688,8 @@ func (s *Server) groupOutput(ctx context.Context, rq *request, g store.Group, p 
 		}
 		m["members"] = members
 	}
-	loc := location(rq.baseURL, "Groups", g.ID)
-	s.groups.finish(m, g.ID, metaJSON("Group", g.Created, g.LastModified, loc, g.Version), p)
+	meta := appendMeta(make([]byte, 0, 192+len(rq.baseURL)), "Group", g.Created, g.LastModified, rq.baseURL, "Groups", g.ID, g.Version)
+	s.groups.finish(m, g.ID, meta, p)
 	return m, nil
 }
 

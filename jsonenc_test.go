@@ -107,3 +107,26 @@ func TestAppendUserMatchesMap(t *testing.T) {
 		}
 	}
 }
+
+// appendMeta writes what encoding/json writes for meta's fields in RFC 7643's order, with the
+// location escaped as url.PathEscape escapes the id.
+func TestAppendMetaMatchesEncodingJSON(t *testing.T) {
+	type meta struct {
+		ResourceType string `json:"resourceType"`
+		Created      string `json:"created"`
+		LastModified string `json:"lastModified"`
+		Location     string `json:"location"`
+		Version      string `json:"version"`
+	}
+	created := time.Date(2026, 3, 4, 5, 6, 7, 8, time.UTC)
+	modified := time.Date(2026, 3, 5, 1, 2, 3, 0, time.FixedZone("CET", 3600))
+	for _, base := range []string{"http://127.0.0.1:8080/scim/v2", "https://hôst.example/scim \"v2\"", ""} {
+		for _, id := range []string{"2819c223-7f76-453a-919d-413861904646", "id with/slash \"q\" ü", ""} {
+			want, err := marshalNoHTML(meta{"Group", created.Format(time.RFC3339), modified.Format(time.RFC3339),
+				location(base, "Groups", id), etagOf(42)})
+			require.NoError(t, err)
+			got := appendMeta([]byte("x"), "Group", created, modified, base, "Groups", id, 42)
+			assert.Equal(t, "x"+string(want), string(got))
+		}
+	}
+}

@@ -112,24 +112,8 @@ func location(baseURL, endpoint, id string) string {
 	return baseURL + "/" + endpoint + "/" + url.PathEscape(id)
 }
 
-// metaJSON encodes a resource's meta (RFC 7643 §3.1).
-func metaJSON(resourceType string, created, modified time.Time, loc string, version int64) rawJSON {
-	meta := make([]byte, 0, 160+len(loc))
-	meta = append(meta, `{"resourceType":`...)
-	meta = appendString(meta, resourceType)
-	meta = append(meta, `,"created":`...)
-	meta = appendString(meta, created.Format(time.RFC3339))
-	meta = append(meta, `,"lastModified":`...)
-	meta = appendString(meta, modified.Format(time.RFC3339))
-	meta = append(meta, `,"location":`...)
-	meta = appendString(meta, loc)
-	meta = append(meta, `,"version":`...)
-	meta = appendString(meta, etagOf(version))
-	return append(meta, '}')
-}
-
-// appendMeta appends a resource's meta, as metaJSON encodes it, with its location made from
-// baseURL, the endpoint and id, without building the strings first.
+// appendMeta appends a resource's meta (RFC 7643 §3.1), with its location made from baseURL,
+// the endpoint and id without building the strings first.
 func appendMeta(b []byte, resourceType string, created, modified time.Time, baseURL, endpoint, id string, version int64) []byte {
 	b = append(b, `{"resourceType":`...)
 	b = appendString(b, resourceType)

@@ -645,8 +645,8 @@ func (s *Server) userOutput(u store.User, baseURL string, p projection) (map[str
 	if err := s.users.withStored(m, u.Attributes, !p.none() || s.users.special); err != nil {
 		return nil, err
 	}
-	loc := location(baseURL, "Users", u.ID)
-	s.users.finish(m, u.ID, metaJSON("User", u.Created, u.LastModified, loc, u.Version), p)
+	meta := appendMeta(make([]byte, 0, 192+len(baseURL)), "User", u.Created, u.LastModified, baseURL, "Users", u.ID, u.Version)
+	s.users.finish(m, u.ID, meta, p)
 	return m, nil
 }
 
