@@ -661,28 +661,24 @@ func (s *Server) renderUser(u store.User, baseURL string, p projection) ([]byte,
 // userOutput's map gives (TestAppendUserMatchesMap), without building the map. A GET, the
 // userName eq check and every list page are answered this way.
 func (s *Server) appendUser(b []byte, u store.User, baseURL string, p projection) ([]byte, error) {
-	if !p.none() || s.users.special {
-		m, err := s.userOutput(u, baseURL, p)
-		if err != nil {
-			return nil, err
-		}
-		return appendObject(b, m)
-	}
+	direct := p.none() && !s.users.special
 	var stored map[string]json.RawMessage
-	if len(u.Attributes) > 0 {
+	if direct && len(u.Attributes) > 0 {
 		var err error
 		if stored, err = rawAttributes(u.Attributes); err != nil {
 			return nil, err
 		}
 		for k := range stored {
-			if typedKey(k) { // a stored name's extra parts join the typed ones: the general path
-				m, err := s.userOutput(u, baseURL, p)
-				if err != nil {
-					return nil, err
-				}
-				return appendObject(b, m)
-			}
+			// A stored name's extra parts join the typed ones: that merge is the general path's.
+			direct = direct && !typedKey(k)
 		}
+	}
+	if !direct {
+		m, err := s.userOutput(u, baseURL, p)
+		if err != nil {
+			return nil, err
+		}
+		return appendObject(b, m)
 	}
 	var small [24]string
 	keys := append(small[:0], userKeys[:]...)
