@@ -103,7 +103,7 @@ func (s *Server) runJobs(ctx context.Context, teamID string, job store.Job) erro
 // claimNext takes the member's oldest job if it is due: it counts the attempt and leases the
 // job for twice the call timeout, so that no other request starts it meanwhile. ok is false
 // when the member has no job, or its oldest job is leased or not due.
-func (s *Server) claimNext(ctx context.Context, tx store.Tx, userID string) (store.Job, bool, error) {
+func (s *Server) claimNext(ctx context.Context, tx store.JobTx, userID string) (store.Job, bool, error) {
 	jobs, err := tx.ListJobs(ctx, userID)
 	if err != nil || len(jobs) == 0 {
 		return store.Job{}, false, err
@@ -169,11 +169,12 @@ func (s *Server) callJob(ctx context.Context, teamID string, job store.Job) (err
 }
 
 // finishJob deletes a job that succeeded and claims the member's next due job (see
-// claimNext), or records the failure and makes the job due again. It runs even when the
-// request's context is done: the outcome must not be lost.
+// claimNext), or records the failure and makes the job due again, in a transaction on the
+// member's jobs only (see updateJobs). It runs even when the request's context is done: the
+// outcome must not be lost.
 func (s *Server) finishJob(ctx context.Context, teamID string, job store.Job, callErr error) (next store.Job, ok bool, err error) {
 	ctx = context.WithoutCancel(ctx)
-	err = s.store.Update(ctx, teamID, func(ctx context.Context, tx store.Tx) error {
+	err = s.updateJobs(ctx, teamID, job.UserID, func(ctx context.Context, tx store.JobTx) error {
 		ok = false
 		if callErr == nil {
 			err := tx.DeleteJob(ctx, job.ID)
@@ -197,6 +198,17 @@ func (s *Server) finishJob(ctx context.Context, teamID string, job store.Job, ca
 			"kind", job.Kind, "attempt", job.Attempts, "error", callErr)
 	}
 	return next, ok, err
+}
+
+// updateJobs runs fn in a transaction on member userID's jobs: the store's UpdateJobs if it
+// has one, so that recording a hook's outcome does not wait for the team's lock behind its
+// other writes (a claim there and one in an Update take turns on the job, see
+// store.JobUpdater), and an Update of the team otherwise.
+func (s *Server) updateJobs(ctx context.Context, teamID, userID string, fn func(ctx context.Context, tx store.JobTx) error) error {
+	if s.jobs != nil {
+		return s.jobs.UpdateJobs(ctx, teamID, userID, fn)
+	}
+	return s.store.Update(ctx, teamID, func(ctx context.Context, tx store.Tx) error { return fn(ctx, tx) })
 }
 
 // RetryPending runs every due job of every team: the workspace hand-overs and account calls

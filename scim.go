@@ -135,6 +135,7 @@ type Server struct {
 	cfg   Config
 	log   *slog.Logger
 	store store.Store
+	jobs  store.JobUpdater // the store's, if it has one (see updateJobs); else nil
 	now   func() time.Time
 
 	keyTouches sync.Map // key ID → time.Time this Server last recorded the key's use
@@ -189,6 +190,7 @@ func New(cfg Config) (*Server, error) {
 	}
 	cfg.BaseURL = strings.TrimRight(cfg.BaseURL, "/")
 	s := &Server{cfg: cfg, log: cfg.Logger, store: cfg.Store, now: cfg.Now}
+	s.jobs, _ = cfg.Store.(store.JobUpdater)
 	if err := s.setUpTelemetry(); err != nil {
 		return nil, wrapErr(err, "telemetry")
 	}

@@ -192,6 +192,9 @@ func (s *Server) setUpTelemetry() error {
 	s.tel = t
 	if t.tracer != nil {
 		s.store = tracedStore{Store: s.store, tracer: t.tracer}
+		if s.jobs != nil {
+			s.jobs = tracedJobs{JobUpdater: s.jobs, tracer: t.tracer}
+		}
 	}
 	if t.tracer != nil || t.metrics {
 		if s.cfg.Workspaces != nil {

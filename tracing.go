@@ -113,6 +113,28 @@ func (s tracedStore) Update(ctx context.Context, teamID string, fn func(ctx cont
 	return err
 }
 
+// tracedJobs is a JobUpdater whose transactions are spans, as tracedStore's Updates are.
+type tracedJobs struct {
+	store.JobUpdater
+	tracer trace.Tracer
+}
+
+// UpdateJobs implements store.JobUpdater.
+func (s tracedJobs) UpdateJobs(ctx context.Context, teamID, userID string, fn func(ctx context.Context, tx store.JobTx) error) error {
+	ctx, span := tracedStore{tracer: s.tracer}.start(ctx, "teamscim.store.UpdateJobs", teamID)
+	runs := 0
+	err := s.JobUpdater.UpdateJobs(ctx, teamID, userID, func(ctx context.Context, tx store.JobTx) error {
+		runs++
+		if runs > 1 {
+			span.AddEvent("retry", trace.WithAttributes(attrAttempts.Int(runs)))
+		}
+		return fn(ctx, tx)
+	})
+	span.SetAttributes(attrAttempts.Int(runs))
+	end(span, err)
+	return err
+}
+
 // ViewByKey implements store.Store: a request's authentication and its first reads, one span.
 func (s tracedStore) ViewByKey(ctx context.Context, digest [32]byte, check func(store.Access) error, fn func(ctx context.Context, tx store.Tx) error) error {
 	ctx, span := s.start(ctx, "teamscim.store.ViewByKey", "")

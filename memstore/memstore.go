@@ -457,6 +457,65 @@ func (s *Store) Update(ctx context.Context, teamID string, fn func(ctx context.C
 	return x.commit()
 }
 
+// UpdateJobs implements store.JobUpdater with an Update: in memory, the team's lock is held
+// for so short a time that a lighter one would gain nothing. fn's tx has the member's jobs
+// only, as the contract says, so that code run on memstore cannot come to rely on more.
+func (s *Store) UpdateJobs(ctx context.Context, teamID, userID string, fn func(ctx context.Context, tx store.JobTx) error) error {
+	if fn == nil {
+		return errNilFunc
+	}
+	return s.Update(ctx, teamID, func(ctx context.Context, tx store.Tx) error {
+		return fn(ctx, memberJobs{tx: tx, userID: userID})
+	})
+}
+
+var _ store.JobUpdater = (*Store)(nil)
+
+// memberJobs is an UpdateJobs transaction: the jobs of one member in an Update.
+type memberJobs struct {
+	tx     store.Tx
+	userID string
+}
+
+// UpdateJob implements store.JobTx.
+func (m memberJobs) UpdateJob(ctx context.Context, j store.Job) error {
+	if err := m.own(ctx, j.ID); err != nil {
+		return err
+	}
+	if j.UserID != m.userID {
+		return fmt.Errorf("memstore: job %q: UpdateJobs of member %q cannot give it to another", j.ID, m.userID)
+	}
+	return m.tx.UpdateJob(ctx, j)
+}
+
+// DeleteJob implements store.JobTx.
+func (m memberJobs) DeleteJob(ctx context.Context, id string) error {
+	if err := m.own(ctx, id); err != nil {
+		return err
+	}
+	return m.tx.DeleteJob(ctx, id)
+}
+
+// ListJobs implements store.JobTx.
+func (m memberJobs) ListJobs(ctx context.Context, userID string) ([]store.Job, error) {
+	if userID != m.userID {
+		return nil, fmt.Errorf("memstore: UpdateJobs of member %q lists that member's jobs only", m.userID)
+	}
+	return m.tx.ListJobs(ctx, userID)
+}
+
+// own returns ErrNotFound unless job id is one of the member's.
+func (m memberJobs) own(ctx context.Context, id string) error {
+	jobs, err := m.tx.ListJobs(ctx, m.userID)
+	if err != nil {
+		return err
+	}
+	if !slices.ContainsFunc(jobs, func(j store.Job) bool { return j.ID == id }) {
+		return fmt.Errorf("memstore: job %q of member %q: %w", id, m.userID, store.ErrNotFound)
+	}
+	return nil
+}
+
 // tx is a transaction on one team. In a View its overlay maps are nil, so that reads go
 // straight to the team. In an Update, an entry in an overlay map replaces the team's entry
 // for the same key; an empty ID in an index overlay, or a nil record, is a tombstone. The

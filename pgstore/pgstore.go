@@ -21,8 +21,8 @@
 // returned, before it puts the connection back in the pool: the caller does not wait for it.
 //
 // ViewByKey, which serves a request's first read, goes further: its first attempt sends the
-// whole transaction with fn's first statement, as the implicit transaction of one pipelined
-// batch (SET TRANSACTION, the start, the statement; the batch's end commits it), so a request
+// whole transaction with fn's first statement in one pipelined batch (BEGIN, the start, the
+// statement, COMMIT), so a request
 // that reads one statement is authenticated and answered in one round trip. If fn makes a
 // second statement, that statement fails, and fn runs again in a transaction that stays open,
 // as the store contract allows: a request that reads k statements then takes k+2.
@@ -48,8 +48,14 @@
 // and it costs nothing extra because Update reads the team row anyway. FOR NO KEY UPDATE
 // rather than FOR UPDATE leaves the FOR KEY SHARE locks that foreign-key checks take free.
 //
-// Because all writes to a team's rows happen under its lock, the checks a method makes before
-// writing cannot be invalidated by another transaction. Writes that could break a uniqueness
+// UpdateJobs (store.JobUpdater), which records the outcome of a host hook call, takes no lock
+// on the team: ListJobs locks the rows of the jobs it returns (FOR UPDATE), in an Update as
+// in UpdateJobs, so that two transactions claiming a member's next job take turns on its row
+// and the second sees the first's claim. Those are the only writes made without the team's
+// lock, and they touch only jobs, which no check of another method reads.
+//
+// Because all other writes to a team's rows happen under its lock, the checks a method makes
+// before writing cannot be invalidated by another transaction. Writes that could break a uniqueness
 // rule are therefore written so that the expected conflict changes no row instead of raising
 // an error (INSERT ... ON CONFLICT DO NOTHING, UPDATE ... WHERE NOT EXISTS); the unique indexes
 // stay as the backstop. This matters because a failed statement aborts a PostgreSQL
@@ -422,8 +428,14 @@ func (s *Store) Update(ctx context.Context, teamID string, fn func(ctx context.C
 	if fn == nil {
 		return errNilFunc
 	}
+	return s.retry(ctx, teamID, func() error { return s.update(ctx, teamID, fn) })
+}
+
+// retry runs once, and again after a serialisation failure or a deadlock, at most
+// maxAttempts times in all, with a short randomised back-off in between.
+func (s *Store) retry(ctx context.Context, teamID string, once func() error) error {
 	for attempt := 1; ; attempt++ {
-		err := s.update(ctx, teamID, fn)
+		err := once()
 		if err == nil || !retryable(err) || ctx.Err() != nil || attempt == maxAttempts {
 			return withCtx(ctx, err)
 		}
@@ -451,6 +463,9 @@ func (s *Store) update(ctx context.Context, teamID string, fn func(ctx context.C
 	ferr := x.call(ctx, fn)
 	x.mu.Lock()
 	defer x.mu.Unlock()
+	if ferr != nil {
+		x.deferred = nil // fn failed: its writes must not reach the database
+	}
 	if !x.begun && x.failed == nil {
 		x.once = true
 		_ = x.flight(ctx, "begin", nil, nil)
@@ -475,6 +490,58 @@ func (s *Store) update(ctx context.Context, teamID string, fn func(ctx context.C
 	return x.commit(ctx)
 }
 
+// UpdateJobs implements store.JobUpdater. fn runs in a READ COMMITTED transaction that takes
+// no lock on the team: ListJobs locks the member's jobs it returns (FOR UPDATE), as it does in
+// an Update, so a claim made here and one made in an Update take turns on the job's row, and
+// each sees the other's outcome once it has the lock. Deleting or updating a job locks its
+// row too. Rows are locked in the order of their IDs everywhere, so UpdateJobs and Updates
+// do not deadlock over them; if they did, the transaction would run again, as an Update's
+// does.
+//
+// A host hook's outcome (the job deleted, the member's next job claimed) is recorded this
+// way, so it does not wait behind the team's creates, which hold the team's lock.
+func (s *Store) UpdateJobs(ctx context.Context, teamID, userID string, fn func(ctx context.Context, tx store.JobTx) error) error {
+	if err := ctxErr(ctx); err != nil {
+		return err
+	}
+	if fn == nil {
+		return errNilFunc
+	}
+	if !storable(userID) || userID == "" {
+		return fmt.Errorf("pgstore: jobs of member %q: %w", userID, store.ErrNotFound)
+	}
+	return s.retry(ctx, teamID, func() error { return s.updateJobs(ctx, teamID, userID, fn) })
+}
+
+// updateJobs runs fn once in a transaction of its own on member userID's jobs.
+func (s *Store) updateJobs(ctx context.Context, teamID, userID string, fn func(ctx context.Context, tx store.JobTx) error) error {
+	x, err := s.open(ctx, teamID, true, nil)
+	if err != nil {
+		return err
+	}
+	x.jobsOf = userID
+	defer x.end(ctx)
+	ferr := x.call(ctx, func(ctx context.Context, tx store.Tx) error { return fn(ctx, tx) })
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	switch {
+	case x.failed != nil && retryable(x.failed):
+		return x.abortedErr()
+	case ferr != nil:
+		return ferr
+	case x.failed != nil:
+		return x.abortedErr()
+	case !x.begun && len(x.deferred) == 0:
+		return nil // fn sent nothing: there is nothing to commit
+	}
+	if err := ctxErr(ctx); err != nil {
+		return err
+	}
+	return x.commit(ctx)
+}
+
+var _ store.JobUpdater = (*Store)(nil)
+
 // open acquires a connection for a transaction on teamID. Nothing is sent yet: the start of the
 // transaction goes with its first statement (see flight).
 func (s *Store) open(ctx context.Context, teamID string, write bool, key *keyCheck) (*tx, error) {
@@ -494,11 +561,18 @@ func (x *tx) call(ctx context.Context, fn func(ctx context.Context, tx store.Tx)
 	return fn(ctx, x)
 }
 
-// commit commits the transaction. The connection goes back to the pool in end.
+// commit commits the transaction, in one round trip with its deferred writes. The connection
+// goes back to the pool in end. The caller holds mu.
 func (x *tx) commit(ctx context.Context) error {
-	tag, err := x.conn.Exec(ctx, "COMMIT")
+	var tag pgconn.CommandTag
+	err := x.flight(ctx, fmt.Sprintf("commit on team %q", x.teamID), func(b *pgx.Batch) { b.Queue("COMMIT") },
+		func(br pgx.BatchResults) error {
+			var err error
+			tag, err = br.Exec()
+			return err
+		})
 	if err != nil {
-		return dbErr(ctx, fmt.Sprintf("commit on team %q", x.teamID), err)
+		return err
 	}
 	if tag.String() == "ROLLBACK" {
 		return fmt.Errorf("pgstore: commit on team %q: the transaction was rolled back", x.teamID)

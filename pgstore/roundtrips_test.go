@@ -77,15 +77,16 @@ type roundTripCase struct {
 // Each request is counted three times and the last count is held to the maximum: the first
 // may prepare pgx's statements on the pool's one connection.
 //
-// A read is 1: SET TRANSACTION, the key with its team, the key's creator and the request's
-// one statement, in one pipelined batch whose end commits it. A write is 1 to authenticate
+// A read is 1: BEGIN, the key with its team, the key's creator and the request's
+// one statement and COMMIT, in one pipelined batch. A write is 1 to authenticate
 // (before its body is read) and then its Update: the team's lock goes with the first
 // statement, then one round trip per statement that depends on the one before, then COMMIT.
 // A deactivation reads the member's groups and the team's open overage seats before it
 // writes (6); a reactivation the member's groups (5).
 // With the host's hooks (the example server's accounts and workspaces), a create also commits
-// a job (the account's creation), claimed at once when the member has no other, and records
-// its outcome after the call in one more Update, which claims the member's next job; a
+// a job (the account's creation; its INSERT goes with COMMIT), claimed at once when the
+// member has no other, and records its outcome after the call in an UpdateJobs (delete it,
+// then read the member's next job, then COMMIT: 3, none under the team's lock); a
 // deactivation or a reactivation commits two (the workspace hand-over, then the account
 // leaving or joining the team), run one after the other.
 func TestRoundTrips(t *testing.T) {
@@ -131,10 +132,10 @@ func testRoundTrips(t *testing.T, hooks bool) {
 		{"PATCH name", 4, 5, http.MethodPatch, get("/Users/" + ids[1]), func(i int) any {
 			return patch(map[string]any{"name.givenName": fmt.Sprintf("G%d", i)})(i)
 		}, http.StatusOK},
-		{"POST /Users", 4, 8, http.MethodPost, get("/Users"), func(i int) any { return create(100 + i) }, http.StatusCreated},
-		{"PATCH deactivate", 6, 18, http.MethodPatch, func(i int) string { return "/Users/" + ids[2+i] },
+		{"POST /Users", 4, 7, http.MethodPost, get("/Users"), func(i int) any { return create(100 + i) }, http.StatusCreated},
+		{"PATCH deactivate", 6, 14, http.MethodPatch, func(i int) string { return "/Users/" + ids[2+i] },
 			patch(map[string]any{"active": false}), http.StatusOK},
-		{"PATCH reactivate", 5, 17, http.MethodPatch, func(i int) string { return "/Users/" + ids[2+i] },
+		{"PATCH reactivate", 5, 13, http.MethodPatch, func(i int) string { return "/Users/" + ids[2+i] },
 			patch(map[string]any{"active": true}), http.StatusOK},
 	}
 	for _, c := range cases {

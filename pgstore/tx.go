@@ -27,6 +27,9 @@ type tx struct {
 	teamID string
 	write  bool
 	key    *keyCheck // a ViewByKey's key, read and checked when the transaction starts
+	// jobsOf, set by UpdateJobs, is the member whose jobs are all fn may use: the transaction
+	// takes no team lock and reads no team, and the job methods are the only ones that work.
+	jobsOf string
 	closed atomic.Bool
 
 	mu sync.Mutex // guards everything below, and conn; end takes it too
@@ -49,6 +52,17 @@ type tx struct {
 	failed error
 	// deleted is set by DeleteTeam: the team is gone in this transaction.
 	deleted atomic.Bool
+	// deferred are writes whose only outcome is an error (CreateJob's), queued by a method
+	// that returned at once: they go ahead of the transaction's next round trip (its next
+	// statement, or COMMIT), where a failure fails that round trip and the transaction. Under
+	// an Update's team lock this saves a round trip per job.
+	deferred []deferredStmt
+}
+
+// deferredStmt is a write queued for the transaction's next round trip (tx.deferred).
+type deferredStmt struct {
+	op, sql string
+	args    []any
 }
 
 var _ store.Tx = (*tx)(nil)
@@ -57,8 +71,19 @@ var _ store.Tx = (*tx)(nil)
 // (see tx.once): fn runs again, in a transaction that stays open.
 var errAgain = errors.New("pgstore: a second statement in a one-round-trip View; it runs again")
 
+// errJobsOnly is what a method other than the job methods returns in an UpdateJobs.
+var errJobsOnly = errors.New("pgstore: an UpdateJobs transaction has only the member's jobs")
+
 // check returns the error a method must return before doing anything, if any.
 func (x *tx) check(ctx context.Context, write bool) error {
+	if x.jobsOf != "" {
+		return errJobsOnly
+	}
+	return x.checkJob(ctx, write)
+}
+
+// checkJob is check for the job methods, which an UpdateJobs transaction has too.
+func (x *tx) checkJob(ctx context.Context, write bool) error {
 	if x.closed.Load() {
 		return errClosed
 	}
@@ -104,8 +129,16 @@ func (x *tx) flight(ctx context.Context, op string, queue func(*pgx.Batch), read
 	if start {
 		x.queueStart(b)
 	}
+	deferred := x.deferred
+	x.deferred = nil
+	for _, d := range deferred {
+		b.Queue(d.sql, d.args...)
+	}
 	if queue != nil {
 		queue(b)
+	}
+	if x.once {
+		b.Queue("COMMIT") // the whole transaction goes in this round trip
 	}
 	x.begun = true
 	br := x.conn.SendBatch(ctx, b)
@@ -113,8 +146,19 @@ func (x *tx) flight(ctx context.Context, op string, queue func(*pgx.Batch), read
 	if start {
 		err = x.readStart(br)
 	}
+	for _, d := range deferred {
+		if err != nil || x.refused != nil {
+			break
+		}
+		if _, derr := br.Exec(); derr != nil {
+			err = dbErr(ctx, d.op, derr) // the op that failed, with ErrConflict for a duplicate
+		}
+	}
 	if err == nil && x.refused == nil && read != nil {
 		err = read(br)
+	}
+	if err == nil && x.refused == nil && x.once {
+		_, err = br.Exec()
 	}
 	if cerr := br.Close(); err == nil {
 		err = cerr
@@ -133,15 +177,14 @@ func (x *tx) flight(ctx context.Context, op string, queue func(*pgx.Batch), read
 // transaction), or for a ViewByKey the key with its team, and the user who created the key,
 // by the ID the Store remembers for the key (readStart checks it against the key's: a plain
 // ID keeps the statement the same as GetUser's, and its plan on the primary key). A
-// transaction that stays open begins with BEGIN; one sent whole (x.once) is the implicit
-// transaction of the pipelined batch, which ends with the batch, so SET TRANSACTION sets its
-// level and no COMMIT is needed.
+// transaction sent whole (x.once) is BEGIN ... COMMIT in one batch: the isolation level needs
+// the BEGIN (without it the batch is no transaction block, and PostgreSQL up to 16 ignores a
+// SET TRANSACTION there, with a warning).
 func (x *tx) queueStart(b *pgx.Batch) {
-	begin := "BEGIN"
-	if x.once {
-		begin = "SET TRANSACTION"
-	}
+	const begin = "BEGIN"
 	switch {
+	case x.jobsOf != "":
+		b.Queue(`BEGIN ISOLATION LEVEL READ COMMITTED`) // no team: the job rows' locks suffice
 	case x.write:
 		b.Queue(begin + ` ISOLATION LEVEL READ COMMITTED`)
 		b.Queue(`SELECT `+teamCols+` FROM teamscim_teams WHERE id = $1 FOR NO KEY UPDATE`, x.teamID)
@@ -159,7 +202,7 @@ func (x *tx) queueStart(b *pgx.Batch) {
 // readStart reads the results of queueStart's statements, and sets refused if the team (or
 // the key) does not exist or the key's check refuses it.
 func (x *tx) readStart(br pgx.BatchResults) error {
-	if _, err := br.Exec(); err != nil {
+	if _, err := br.Exec(); err != nil || x.jobsOf != "" {
 		return err
 	}
 	if x.key == nil {
@@ -999,7 +1042,10 @@ func (x *tx) ListOverages(ctx context.Context, f store.OverageFilter, o store.Li
 
 // ---- jobs ----
 
-// CreateJob implements store.Tx.
+// CreateJob implements store.Tx. Its INSERT is deferred (see tx.deferred): it goes with the
+// transaction's next statement or its COMMIT, and a job ID that exists fails that one, and
+// the transaction, with ErrConflict (which the store contract allows). A job's ID is a fresh
+// UUID, so this does not happen but by mistake, and nothing waits for the answer.
 func (x *tx) CreateJob(ctx context.Context, j store.Job) error {
 	if err := x.check(ctx, true); err != nil {
 		return err
@@ -1010,22 +1056,28 @@ func (x *tx) CreateJob(ctx context.Context, j store.Job) error {
 	if err := checkStrings("job", j.ID, j.UserID, j.Kind, j.LastError); err != nil {
 		return err
 	}
-	tag, err := x.exec(ctx, "create job", `INSERT INTO teamscim_jobs (team_id, `+jobCols+`)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT DO NOTHING`,
-		x.teamID, j.ID, j.UserID, j.Kind, bytesOf(j.Data), int64(j.Attempts), j.LastError, ts(j.Created), ts(j.NextAttempt))
-	if err != nil {
-		return err
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	switch {
+	case x.refused != nil:
+		return x.refused
+	case x.failed != nil:
+		return x.abortedErr()
 	}
-	if tag.RowsAffected() == 0 {
-		return fmt.Errorf("pgstore: job %q: %w", j.ID, store.ErrConflict)
-	}
+	x.deferred = append(x.deferred, deferredStmt{op: fmt.Sprintf("create job %q", j.ID),
+		sql: `INSERT INTO teamscim_jobs (team_id, ` + jobCols + `) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`,
+		args: []any{x.teamID, j.ID, j.UserID, j.Kind, slices.Clone(bytesOf(j.Data)), int64(j.Attempts), j.LastError,
+			ts(j.Created), ts(j.NextAttempt)}})
 	return nil
 }
 
-// UpdateJob implements store.Tx.
+// UpdateJob implements store.Tx and store.JobTx.
 func (x *tx) UpdateJob(ctx context.Context, j store.Job) error {
-	if err := x.check(ctx, true); err != nil {
+	if err := x.checkJob(ctx, true); err != nil {
 		return err
+	}
+	if x.jobsOf != "" && j.UserID != x.jobsOf {
+		return fmt.Errorf("pgstore: job %q: UpdateJobs of member %q cannot give it to another", j.ID, x.jobsOf)
 	}
 	notFound := fmt.Errorf("pgstore: job %q: %w", j.ID, store.ErrNotFound)
 	if !storable(j.ID) {
@@ -1034,39 +1086,56 @@ func (x *tx) UpdateJob(ctx context.Context, j store.Job) error {
 	if err := checkStrings("job", j.UserID, j.Kind, j.LastError); err != nil {
 		return err
 	}
+	where := `team_id = $1 AND id = $2`
+	if x.jobsOf != "" {
+		where += ` AND user_id = $3` // the member's job, and it stays theirs
+	}
 	return x.execOne(ctx, notFound, "update job", `UPDATE teamscim_jobs SET user_id = $3, kind = $4, data = $5, attempts = $6,
-		last_error = $7, created = $8, next_attempt = $9 WHERE team_id = $1 AND id = $2`,
+		last_error = $7, created = $8, next_attempt = $9 WHERE `+where,
 		x.teamID, j.ID, j.UserID, j.Kind, bytesOf(j.Data), int64(j.Attempts), j.LastError, ts(j.Created), ts(j.NextAttempt))
 }
 
-// DeleteJob implements store.Tx.
+// DeleteJob implements store.Tx and store.JobTx.
 func (x *tx) DeleteJob(ctx context.Context, id string) error {
-	if err := x.check(ctx, true); err != nil {
+	if err := x.checkJob(ctx, true); err != nil {
 		return err
 	}
 	notFound := fmt.Errorf("pgstore: job %q: %w", id, store.ErrNotFound)
 	if !storable(id) {
 		return notFound
 	}
+	if x.jobsOf != "" {
+		return x.execOne(ctx, notFound, "delete job", `DELETE FROM teamscim_jobs WHERE team_id = $1 AND id = $2 AND user_id = $3`,
+			x.teamID, id, x.jobsOf)
+	}
 	return x.execOne(ctx, notFound, "delete job", `DELETE FROM teamscim_jobs WHERE team_id = $1 AND id = $2`, x.teamID, id)
 }
 
-// ListJobs implements store.Tx.
+// ListJobs implements store.Tx and store.JobTx. In a write transaction it locks the jobs it
+// returns (FOR UPDATE) until the transaction ends: two transactions that read a member's jobs
+// to claim one take turns, whether or not they hold the team's lock (see Store.UpdateJobs).
 func (x *tx) ListJobs(ctx context.Context, userID string) ([]store.Job, error) {
-	if err := x.check(ctx, false); err != nil {
+	if err := x.checkJob(ctx, false); err != nil {
 		return nil, err
+	}
+	if x.jobsOf != "" && userID != x.jobsOf {
+		return nil, fmt.Errorf("pgstore: UpdateJobs of member %q lists that member's jobs only", x.jobsOf)
+	}
+	lock := ""
+	if x.write {
+		lock = ` FOR UPDATE`
 	}
 	var jobs []store.Job
 	var err error
 	if userID == "" {
 		jobs, err = queryAll(ctx, x, "list jobs", scanJob,
-			`SELECT `+jobCols+` FROM teamscim_jobs WHERE team_id = $1 ORDER BY id`, x.teamID)
+			`SELECT `+jobCols+` FROM teamscim_jobs WHERE team_id = $1 ORDER BY id`+lock, x.teamID)
 	} else {
 		if !storable(userID) {
 			return []store.Job{}, nil
 		}
 		jobs, err = queryAll(ctx, x, "list jobs", scanJob,
-			`SELECT `+jobCols+` FROM teamscim_jobs WHERE team_id = $1 AND user_id = $2 ORDER BY id`, x.teamID, userID)
+			`SELECT `+jobCols+` FROM teamscim_jobs WHERE team_id = $1 AND user_id = $2 ORDER BY id`+lock, x.teamID, userID)
 	}
 	if err == nil && jobs == nil {
 		jobs = []store.Job{}

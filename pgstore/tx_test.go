@@ -78,12 +78,18 @@ func within(t *testing.T, what string, fn func()) {
 }
 
 // While an Update of a team is open, Views of the team (which see the state before it),
-// LookupKey, ViewByKey and Updates of another team all proceed; another Update of the same
-// team waits.
+// LookupKey, ViewByKey, UpdateJobs of a member's jobs and Updates of another team all
+// proceed; another Update of the same team waits.
 func TestViewsAndLookupsDoNotWaitForUpdates(t *testing.T) {
 	st, _ := newStore(t)
 	key := store.APIKey{ID: "key-1", TeamID: "team-1", Name: "k", Digest: sha256.Sum256([]byte("secret")), Status: store.KeyActive}
-	require.NoError(t, st.Update(t.Context(), "team-1", func(ctx context.Context, tx store.Tx) error { return tx.CreateKey(ctx, key) }))
+	job := store.Job{ID: "job-1", UserID: "member", Kind: "k", Created: time.Now()}
+	require.NoError(t, st.Update(t.Context(), "team-1", func(ctx context.Context, tx store.Tx) error {
+		if err := tx.CreateJob(ctx, job); err != nil {
+			return err
+		}
+		return tx.CreateKey(ctx, key)
+	}))
 
 	release := make(chan struct{})
 	held := holdUpdate(t, st, "team-1", release)
@@ -120,6 +126,14 @@ func TestViewsAndLookupsDoNotWaitForUpdates(t *testing.T) {
 			_, err := tx.GetUser(ctx, "held")
 			assert.ErrorIs(t, err, store.ErrNotFound)
 			return nil
+		}))
+	})
+	within(t, "UpdateJobs", func() {
+		require.NoError(t, st.UpdateJobs(t.Context(), "team-1", "member", func(ctx context.Context, tx store.JobTx) error {
+			jobs, err := tx.ListJobs(ctx, "member")
+			require.NoError(t, err)
+			require.Len(t, jobs, 1)
+			return tx.DeleteJob(ctx, job.ID)
 		}))
 	})
 	within(t, "an Update of another team", func() {

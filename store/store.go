@@ -59,7 +59,8 @@
 // A Job is a host hook call (a workspace hand-over, for example) that the root package commits
 // in the same Update as the change that needs it and deletes once the hook succeeds, so that a
 // crash between the commit and the call loses nothing. An Overage records a seat admitted
-// beyond a team's licence, for billing. Both are plain records to a store.
+// beyond a team's licence, for billing. Both are plain records to a store. A store may also
+// implement JobUpdater, so that a hook's outcome is recorded without the team's lock.
 //
 // # Deleting a team
 //
@@ -154,6 +155,36 @@ type Store interface {
 	// if and only if fn returns nil. Updates of one team are serialised. fn may run more
 	// than once. It returns an error wrapping ErrNotFound if the team does not exist.
 	Update(ctx context.Context, teamID string, fn func(ctx context.Context, tx Tx) error) error
+}
+
+// JobUpdater is implemented by a Store that can change one member's jobs without waiting for
+// the team's other Updates. It is optional: the root package uses it, when the Store has it,
+// to record the outcome of a host hook call (delete the job that succeeded and claim the
+// member's next one, or record a failure). That write touches nothing but the member's jobs,
+// so it need not queue behind the team's provisioning; without UpdateJobs it is an Update.
+type JobUpdater interface {
+	// UpdateJobs runs fn with a read-write transaction on the jobs of member userID of team
+	// teamID and commits fn's writes if and only if fn returns nil. fn uses only that
+	// member's jobs: ListJobs with userID, UpdateJob of one of them (without moving it to
+	// another member) and DeleteJob; anything else returns an error.
+	//
+	// The transaction is serialised with everything that reads those jobs to change them:
+	// other UpdateJobs of the member, and Updates of the team that list them (Tx.ListJobs in
+	// an Update holds the jobs it returns until the Update ends, and so does JobTx.ListJobs
+	// here). It need not wait for the team's other Updates. fn may run more than once. For a
+	// team that does not exist, UpdateJobs returns an error wrapping ErrNotFound, or runs fn
+	// on no jobs (ListJobs returns none; UpdateJob and DeleteJob return ErrNotFound).
+	UpdateJobs(ctx context.Context, teamID, userID string, fn func(ctx context.Context, tx JobTx) error) error
+}
+
+// JobTx is what UpdateJobs gives fn: the job methods of Tx, on one member's jobs.
+type JobTx interface {
+	// UpdateJob replaces a stored job (matched by ID). ErrNotFound if absent.
+	UpdateJob(ctx context.Context, j Job) error
+	// DeleteJob removes a job. ErrNotFound if absent.
+	DeleteJob(ctx context.Context, id string) error
+	// ListJobs returns the member's jobs, ordered by ID.
+	ListJobs(ctx context.Context, userID string) ([]Job, error)
 }
 
 // Tx is a transaction on one team. In a View the write methods return an error.
@@ -253,14 +284,18 @@ type Tx interface {
 	// the total number of matches.
 	ListOverages(ctx context.Context, f OverageFilter, o ListOptions) (Page[Overage], error)
 
-	// CreateJob stores a new job. ErrConflict if the ID exists.
+	// CreateJob stores a new job. ErrConflict if the ID exists. A store may send the write
+	// later, with the transaction's next statement or its commit, so that nothing waits for
+	// it (the root package makes each job ID a fresh UUID and reads nothing back): the
+	// conflict then fails that method, or Update, and the whole transaction.
 	CreateJob(ctx context.Context, j Job) error
 	// UpdateJob replaces a stored job (matched by ID). ErrNotFound if absent.
 	UpdateJob(ctx context.Context, j Job) error
 	// DeleteJob removes a job. ErrNotFound if absent.
 	DeleteJob(ctx context.Context, id string) error
 	// ListJobs returns the team's jobs for the user userID, or every job of the team when
-	// userID is empty, ordered by ID.
+	// userID is empty, ordered by ID. In an Update, a store that implements JobUpdater
+	// holds the jobs it returns until the Update ends (see JobUpdater).
 	ListJobs(ctx context.Context, userID string) ([]Job, error)
 }
 

@@ -22,6 +22,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 )
 
@@ -116,6 +117,17 @@ func pool(t testing.TB, schema string, configure ...func(*pgxpool.Config)) *pgxp
 		t.Fatalf("pgtest: %s: %v", EnvDSN, err)
 	}
 	cfg.ConnConfig.RuntimeParams["search_path"] = schema
+	// A warning from the server is a mistake of the store's (a SET TRANSACTION outside a
+	// transaction block, for one, which PostgreSQL then ignores): the test fails on it.
+	var mu sync.Mutex
+	var warnings []string
+	cfg.ConnConfig.OnNotice = func(_ *pgconn.PgConn, n *pgconn.Notice) {
+		if n.Severity == "WARNING" {
+			mu.Lock()
+			warnings = append(warnings, n.Message)
+			mu.Unlock()
+		}
+	}
 	for _, c := range configure {
 		c(cfg)
 	}
@@ -125,7 +137,14 @@ func pool(t testing.TB, schema string, configure ...func(*pgxpool.Config)) *pgxp
 	if err != nil {
 		t.Fatalf("pgtest: open a pool: %v", err)
 	}
-	t.Cleanup(pool.Close)
+	t.Cleanup(func() {
+		pool.Close()
+		mu.Lock()
+		defer mu.Unlock()
+		for _, w := range warnings {
+			t.Errorf("pgtest: PostgreSQL warned: %s", w)
+		}
+	})
 	return pool
 }
 

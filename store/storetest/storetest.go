@@ -81,6 +81,7 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 		{"Members", memberTests},
 		{"Overages", overageTests},
 		{"Jobs", jobTests},
+		{"UpdateJobs", jobUpdaterTests},
 		{"Tx", txTests},
 		{"Concurrency", concurrencyTests},
 	}
