@@ -105,8 +105,16 @@ func (s *Server) runJobs(ctx context.Context, teamID string, job store.Job) erro
 // when the member has no job, or its oldest job is leased or not due.
 func (s *Server) claimNext(ctx context.Context, tx store.JobTx, userID string) (store.Job, bool, error) {
 	jobs, err := tx.ListJobs(ctx, userID)
-	if err != nil || len(jobs) == 0 {
+	if err != nil {
 		return store.Job{}, false, err
+	}
+	return s.claimFirst(ctx, tx, jobs)
+}
+
+// claimFirst is claimNext for the member's jobs, read in tx.
+func (s *Server) claimFirst(ctx context.Context, tx store.JobTx, jobs []store.Job) (store.Job, bool, error) {
+	if len(jobs) == 0 {
+		return store.Job{}, false, nil
 	}
 	j := jobs[0] // the oldest: a member's jobs apply in the order of the changes
 	now := s.now()
@@ -176,22 +184,29 @@ func (s *Server) finishJob(ctx context.Context, teamID string, job store.Job, ca
 	ctx = context.WithoutCancel(ctx)
 	err = s.updateJobs(ctx, teamID, job.UserID, func(ctx context.Context, tx store.JobTx) error {
 		ok = false
+		// The member's jobs first: the store holds them from here (see store.JobUpdater), so
+		// the writes that follow cannot find them gone, and a SQL store sends them with COMMIT.
+		jobs, err := tx.ListJobs(ctx, job.UserID)
+		if err != nil {
+			return err
+		}
+		i := slices.IndexFunc(jobs, func(j store.Job) bool { return j.ID == job.ID })
+		if i < 0 {
+			// Gone: the member's or the team's removal took it. Nothing to record; the next
+			// job, if any, runs from the change that queued it.
+			return nil
+		}
 		if callErr == nil {
-			err := tx.DeleteJob(ctx, job.ID)
-			if err != nil && !errors.Is(err, store.ErrNotFound) {
+			if err := tx.DeleteJob(ctx, job.ID); err != nil {
 				return err
 			}
-			next, ok, err = s.claimNext(ctx, tx, job.UserID)
+			next, ok, err = s.claimFirst(ctx, tx, slices.Delete(jobs, i, i+1))
 			return err
 		}
 		j := job
 		j.LastError = callErr.Error()
 		j.NextAttempt = time.Time{}
-		err := tx.UpdateJob(ctx, j)
-		if errors.Is(err, store.ErrNotFound) {
-			return nil
-		}
-		return err
+		return tx.UpdateJob(ctx, j)
 	})
 	if callErr != nil {
 		s.log.Warn("teamscim: a call to the host failed; it will be retried", "team", teamID, "user", job.UserID,

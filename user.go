@@ -138,6 +138,9 @@ func (s *Server) createUser(ctx context.Context, rq *request, body []byte) (stor
 		out = u
 		return nil
 	})
+	if errors.Is(err, store.ErrConflict) {
+		return store.User{}, errUserNameTaken // the store's backstop, reported at commit (store.Tx.CreateUser)
+	}
 	return out, err
 }
 

@@ -81,12 +81,15 @@ type roundTripCase struct {
 // one statement and COMMIT, in one pipelined batch. A write is 1 to authenticate
 // (before its body is read) and then its Update: the team's lock goes with the first
 // statement, then one round trip per statement that depends on the one before, then COMMIT.
+// A create is 3: authentication, then the lock with the userName's lookup, then the new
+// user's INSERT with COMMIT (CreateUser's write is deferred to the next round trip).
 // A deactivation reads the member's groups and the team's open overage seats before it
 // writes (6); a reactivation the member's groups (5).
 // With the host's hooks (the example server's accounts and workspaces), a create also commits
-// a job (the account's creation; its INSERT goes with COMMIT), claimed at once when the
-// member has no other, and records its outcome after the call in an UpdateJobs (delete it,
-// then read the member's next job, then COMMIT: 3, none under the team's lock); a
+// a job (the account's creation; its INSERT goes with the user's and COMMIT), claimed at once when the
+// member has no other, and records its outcome after the call in an UpdateJobs (read and
+// lock the member's jobs, then delete it and claim the next with COMMIT: 2, neither under the
+// team's lock; a write to a job the transaction has locked is deferred like an INSERT); a
 // deactivation or a reactivation commits two (the workspace hand-over, then the account
 // leaving or joining the team), run one after the other.
 func TestRoundTrips(t *testing.T) {
@@ -132,10 +135,10 @@ func testRoundTrips(t *testing.T, hooks bool) {
 		{"PATCH name", 4, 5, http.MethodPatch, get("/Users/" + ids[1]), func(i int) any {
 			return patch(map[string]any{"name.givenName": fmt.Sprintf("G%d", i)})(i)
 		}, http.StatusOK},
-		{"POST /Users", 4, 7, http.MethodPost, get("/Users"), func(i int) any { return create(100 + i) }, http.StatusCreated},
-		{"PATCH deactivate", 6, 14, http.MethodPatch, func(i int) string { return "/Users/" + ids[2+i] },
+		{"POST /Users", 3, 5, http.MethodPost, get("/Users"), func(i int) any { return create(100 + i) }, http.StatusCreated},
+		{"PATCH deactivate", 6, 11, http.MethodPatch, func(i int) string { return "/Users/" + ids[2+i] },
 			patch(map[string]any{"active": false}), http.StatusOK},
-		{"PATCH reactivate", 5, 13, http.MethodPatch, func(i int) string { return "/Users/" + ids[2+i] },
+		{"PATCH reactivate", 5, 10, http.MethodPatch, func(i int) string { return "/Users/" + ids[2+i] },
 			patch(map[string]any{"active": true}), http.StatusOK},
 	}
 	for _, c := range cases {

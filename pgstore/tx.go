@@ -57,6 +57,10 @@ type tx struct {
 	// statement, or COMMIT), where a failure fails that round trip and the transaction. Under
 	// an Update's team lock this saves a round trip per job.
 	deferred []deferredStmt
+	// lockedJobs are the jobs this write transaction has locked (ListJobs) and not deleted:
+	// nobody else can delete one now, so a write to it cannot find it gone, and UpdateJob and
+	// DeleteJob defer theirs (see deferred).
+	lockedJobs map[string]bool
 }
 
 // deferredStmt is a write queued for the transaction's next round trip (tx.deferred).
@@ -517,7 +521,11 @@ func (x *tx) ListKeys(ctx context.Context) ([]store.APIKey, error) {
 
 // ---- users ----
 
-// CreateUser implements store.Tx.
+// CreateUser implements store.Tx. Its INSERT is deferred (see tx.deferred): it goes with the
+// transaction's next statement or its COMMIT, so that a create holds the team's lock for one
+// round trip less. An ID or a folded userName that is taken fails that round trip, and the
+// transaction, with ErrConflict, as the store contract allows; the root package has looked
+// the userName up under the same lock, so this happens only by mistake.
 func (x *tx) CreateUser(ctx context.Context, u store.User) error {
 	if err := x.check(ctx, true); err != nil {
 		return err
@@ -528,13 +536,16 @@ func (x *tx) CreateUser(ctx context.Context, u store.User) error {
 	if err := checkUser(u); err != nil {
 		return err
 	}
-	tag, err := x.exec(ctx, "create user", `INSERT INTO teamscim_users (team_id, user_name_key, external_id_key, email_keys, `+userCols+`)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24, $25)
-		ON CONFLICT DO NOTHING`,
-		x.teamID, userNameKey(u.UserName), externalIDKey(u.ExternalID), emailKeys(u.Emails),
+	const insert = `INSERT INTO teamscim_users (team_id, user_name_key, external_id_key, email_keys, ` + userCols + `)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24, $25)`
+	args := []any{x.teamID, userNameKey(u.UserName), externalIDKey(u.ExternalID), emailKeys(u.Emails),
 		u.ID, u.UserName, u.ExternalID, u.GivenName, u.FamilyName, u.MiddleName, u.Formatted, u.DisplayName, u.Locale,
-		toEmails(u.Emails), u.Active, u.Deleted, u.Managed, u.Pending, u.Seat, u.ViaGroups, strs(u.Roles),
-		ts(u.Created), ts(u.LastModified), u.Version, toAttributes(u.Attributes))
+		toEmails(u.Emails), u.Active, u.Deleted, u.Managed, u.Pending, u.Seat, u.ViaGroups, slices.Clone(strs(u.Roles)),
+		ts(u.Created), ts(u.LastModified), u.Version, slices.Clone(toAttributes(u.Attributes))}
+	if deferred, err := x.deferWrite(fmt.Sprintf("create user %q", u.ID), insert, args...); deferred || err != nil {
+		return err
+	}
+	tag, err := x.exec(ctx, "create user", insert+` ON CONFLICT DO NOTHING`, args...)
 	if err != nil {
 		return err
 	}
@@ -542,6 +553,26 @@ func (x *tx) CreateUser(ctx context.Context, u store.User) error {
 		return fmt.Errorf("pgstore: user %q: ID or userName %q: %w", u.ID, u.UserName, store.ErrConflict)
 	}
 	return nil
+}
+
+// deferWrite queues a write for the transaction's next round trip (see tx.deferred), if the
+// transaction has begun: its lock is held, and the team exists. If not, deferred is false
+// and the caller sends the write now, so that the team's absence fails this method, as the
+// store contract says, and its lock is taken here. The arguments must not change
+// afterwards: the caller passes copies of anything it shares.
+func (x *tx) deferWrite(op, sql string, args ...any) (deferred bool, err error) {
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	switch {
+	case x.refused != nil:
+		return false, x.refused
+	case x.failed != nil:
+		return false, x.abortedErr()
+	case !x.begun || x.once:
+		return false, nil
+	}
+	x.deferred = append(x.deferred, deferredStmt{op: op, sql: sql, args: args})
+	return true, nil
 }
 
 // getUserSQL reads the user of the team $1 with the ID $2.
@@ -1042,10 +1073,7 @@ func (x *tx) ListOverages(ctx context.Context, f store.OverageFilter, o store.Li
 
 // ---- jobs ----
 
-// CreateJob implements store.Tx. Its INSERT is deferred (see tx.deferred): it goes with the
-// transaction's next statement or its COMMIT, and a job ID that exists fails that one, and
-// the transaction, with ErrConflict (which the store contract allows). A job's ID is a fresh
-// UUID, so this does not happen but by mistake, and nothing waits for the answer.
+// CreateJob implements store.Tx. Its INSERT is deferred, as CreateUser's is.
 func (x *tx) CreateJob(ctx context.Context, j store.Job) error {
 	if err := x.check(ctx, true); err != nil {
 		return err
@@ -1056,18 +1084,19 @@ func (x *tx) CreateJob(ctx context.Context, j store.Job) error {
 	if err := checkStrings("job", j.ID, j.UserID, j.Kind, j.LastError); err != nil {
 		return err
 	}
-	x.mu.Lock()
-	defer x.mu.Unlock()
-	switch {
-	case x.refused != nil:
-		return x.refused
-	case x.failed != nil:
-		return x.abortedErr()
+	const insert = `INSERT INTO teamscim_jobs (team_id, ` + jobCols + `) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`
+	args := []any{x.teamID, j.ID, j.UserID, j.Kind, slices.Clone(bytesOf(j.Data)), int64(j.Attempts), j.LastError,
+		ts(j.Created), ts(j.NextAttempt)}
+	if deferred, err := x.deferWrite(fmt.Sprintf("create job %q", j.ID), insert, args...); deferred || err != nil {
+		return err
 	}
-	x.deferred = append(x.deferred, deferredStmt{op: fmt.Sprintf("create job %q", j.ID),
-		sql: `INSERT INTO teamscim_jobs (team_id, ` + jobCols + `) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`,
-		args: []any{x.teamID, j.ID, j.UserID, j.Kind, slices.Clone(bytesOf(j.Data)), int64(j.Attempts), j.LastError,
-			ts(j.Created), ts(j.NextAttempt)}})
+	tag, err := x.exec(ctx, "create job", insert+` ON CONFLICT DO NOTHING`, args...)
+	if err != nil {
+		return err
+	}
+	if tag.RowsAffected() == 0 {
+		return fmt.Errorf("pgstore: job %q: %w", j.ID, store.ErrConflict)
+	}
 	return nil
 }
 
@@ -1090,8 +1119,14 @@ func (x *tx) UpdateJob(ctx context.Context, j store.Job) error {
 	if x.jobsOf != "" {
 		where += ` AND user_id = $3` // the member's job, and it stays theirs
 	}
-	return x.execOne(ctx, notFound, "update job", `UPDATE teamscim_jobs SET user_id = $3, kind = $4, data = $5, attempts = $6,
-		last_error = $7, created = $8, next_attempt = $9 WHERE `+where,
+	update := `UPDATE teamscim_jobs SET user_id = $3, kind = $4, data = $5, attempts = $6,
+		last_error = $7, created = $8, next_attempt = $9 WHERE ` + where
+	if x.jobLocked(j.ID, false) {
+		_, err := x.deferWrite(fmt.Sprintf("update job %q", j.ID), update,
+			x.teamID, j.ID, j.UserID, j.Kind, slices.Clone(bytesOf(j.Data)), int64(j.Attempts), j.LastError, ts(j.Created), ts(j.NextAttempt))
+		return err
+	}
+	return x.execOne(ctx, notFound, "update job", update,
 		x.teamID, j.ID, j.UserID, j.Kind, bytesOf(j.Data), int64(j.Attempts), j.LastError, ts(j.Created), ts(j.NextAttempt))
 }
 
@@ -1104,11 +1139,27 @@ func (x *tx) DeleteJob(ctx context.Context, id string) error {
 	if !storable(id) {
 		return notFound
 	}
+	del, args := `DELETE FROM teamscim_jobs WHERE team_id = $1 AND id = $2`, []any{x.teamID, id}
 	if x.jobsOf != "" {
-		return x.execOne(ctx, notFound, "delete job", `DELETE FROM teamscim_jobs WHERE team_id = $1 AND id = $2 AND user_id = $3`,
-			x.teamID, id, x.jobsOf)
+		del, args = del+` AND user_id = $3`, append(args, x.jobsOf)
 	}
-	return x.execOne(ctx, notFound, "delete job", `DELETE FROM teamscim_jobs WHERE team_id = $1 AND id = $2`, x.teamID, id)
+	if x.jobLocked(id, true) {
+		_, err := x.deferWrite(fmt.Sprintf("delete job %q", id), del, args...)
+		return err
+	}
+	return x.execOne(ctx, notFound, "delete job", del, args...)
+}
+
+// jobLocked reports whether the transaction holds job id's row (see tx.lockedJobs), and
+// forgets it if forget is set (the job is being deleted).
+func (x *tx) jobLocked(id string, forget bool) bool {
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	locked := x.lockedJobs[id]
+	if locked && forget {
+		delete(x.lockedJobs, id)
+	}
+	return locked
 }
 
 // ListJobs implements store.Tx and store.JobTx. In a write transaction it locks the jobs it
@@ -1139,6 +1190,16 @@ func (x *tx) ListJobs(ctx context.Context, userID string) ([]store.Job, error) {
 	}
 	if err == nil && jobs == nil {
 		jobs = []store.Job{}
+	}
+	if err == nil && x.write && len(jobs) > 0 {
+		x.mu.Lock()
+		if x.lockedJobs == nil {
+			x.lockedJobs = make(map[string]bool, len(jobs))
+		}
+		for _, j := range jobs {
+			x.lockedJobs[j.ID] = true
+		}
+		x.mu.Unlock()
 	}
 	return jobs, err
 }

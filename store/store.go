@@ -217,7 +217,11 @@ type Tx interface {
 	ListKeys(ctx context.Context) ([]APIKey, error)
 
 	// CreateUser stores a new user. ErrConflict if the ID or the folded userName is taken
-	// in the team (an externalId is never taken: several users may share one).
+	// in the team (an externalId is never taken: several users may share one). Like
+	// CreateJob's, the write may be sent later, and its conflict returned by the
+	// transaction's next method or by Update, failing the whole transaction: the root
+	// package looks the userName up first, under the team's lock, so the uniqueness rule
+	// is a backstop there and a create need not wait for its answer.
 	CreateUser(ctx context.Context, u User) error
 	// GetUser returns the user with the given ID, or ErrNotFound.
 	GetUser(ctx context.Context, id string) (User, error)
@@ -286,8 +290,8 @@ type Tx interface {
 
 	// CreateJob stores a new job. ErrConflict if the ID exists. A store may send the write
 	// later, with the transaction's next statement or its commit, so that nothing waits for
-	// it (the root package makes each job ID a fresh UUID and reads nothing back): the
-	// conflict then fails that method, or Update, and the whole transaction.
+	// it (the root package makes each job ID a fresh UUID): the conflict then fails that
+	// method, or Update, and the whole transaction.
 	CreateJob(ctx context.Context, j Job) error
 	// UpdateJob replaces a stored job (matched by ID). ErrNotFound if absent.
 	UpdateJob(ctx context.Context, j Job) error

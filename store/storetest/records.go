@@ -272,6 +272,21 @@ func testJobConflictNotFound(t *testing.T, s store.Store) {
 	assert.ErrorIs(t, err, store.ErrNotFound)
 	err = s.Update(t.Context(), tm.ID, func(ctx context.Context, tx store.Tx) error { return tx.DeleteJob(ctx, "no-such-job") })
 	assert.ErrorIs(t, err, store.ErrNotFound)
+	// A job listed, then deleted, is gone for the rest of the Update too (a store may send the
+	// writes to jobs it has listed later: they cannot miss).
+	err = s.Update(t.Context(), tm.ID, func(ctx context.Context, tx store.Tx) error {
+		jobs, err := tx.ListJobs(ctx, j.UserID)
+		require.NoError(t, err)
+		require.Len(t, jobs, 1)
+		require.NoError(t, tx.DeleteJob(ctx, j.ID))
+		assert.ErrorIs(t, tx.DeleteJob(ctx, j.ID), store.ErrNotFound, "deleted twice")
+		assert.ErrorIs(t, tx.UpdateJob(ctx, j), store.ErrNotFound, "updated once deleted")
+		jobs, err = tx.ListJobs(ctx, "")
+		require.NoError(t, err)
+		assert.Empty(t, jobs)
+		return errBoom
+	})
+	assert.ErrorIs(t, err, errBoom)
 	mustView(t, s, tm.ID, func(ctx context.Context, tx store.Tx) error {
 		jobs, err := tx.ListJobs(ctx, "")
 		require.NoError(t, err)
