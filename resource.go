@@ -80,6 +80,7 @@ type written struct {
 	body     []byte
 	version  int64
 	location string
+	buf      *[]byte // the pooled buffer body was encoded into (getBuf), if it was
 }
 
 // serveWrite serves POST, PUT, PATCH and DELETE of users and groups.
@@ -105,6 +106,9 @@ func (s *Server) serveWrite(w http.ResponseWriter, r *http.Request, rq *request,
 		w.Header().Set("Location", out.location)
 	}
 	writeJSON(w, out.status, out.body)
+	if out.buf != nil {
+		putBuf(out.buf, out.body)
+	}
 }
 
 // location is the absolute URL of a resource.

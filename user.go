@@ -40,11 +40,12 @@ func (s *Server) writeUser(r *http.Request, rq *request, rt routed, body []byte)
 	if err != nil {
 		return written{}, err
 	}
-	out, err := s.renderUser(u, rq.baseURL, projectionOf(r))
+	buf := getBuf()
+	out, err := s.appendUser(*buf, u, rq.baseURL, projectionOf(r))
 	if err != nil {
 		return written{}, err
 	}
-	w := written{status: status, body: out, version: u.Version}
+	w := written{status: status, body: out, version: u.Version, buf: buf}
 	if status == http.StatusCreated {
 		w.location = location(rq.baseURL, "Users", u.ID)
 	}
@@ -651,11 +652,6 @@ func (s *Server) userOutput(u store.User, baseURL string, p projection) (map[str
 	meta := appendMeta(make([]byte, 0, 192+len(baseURL)), "User", u.Created, u.LastModified, baseURL, "Users", u.ID, u.Version)
 	s.users.finish(m, u.ID, meta, p)
 	return m, nil
-}
-
-// renderUser encodes u as a response's resource.
-func (s *Server) renderUser(u store.User, baseURL string, p projection) ([]byte, error) {
-	return s.appendUser(make([]byte, 0, 512+len(u.Attributes)), u, baseURL, p)
 }
 
 // appendUser appends u, encoded as a response's resource, to b. Without a projection to apply

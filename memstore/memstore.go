@@ -428,22 +428,7 @@ func (s *Store) Update(ctx context.Context, teamID string, fn func(ctx context.C
 	if t.gone {
 		return goneErr(teamID)
 	}
-	x := &tx{
-		s:           s,
-		t:           t,
-		write:       true,
-		users:       make(map[string]*store.User),
-		userByName:  make(map[string]string),
-		userByExt:   make(staged),
-		userByEmail: make(staged),
-		groups:      make(map[string]*store.Group),
-		groupByName: make(map[string]string),
-		members:     make(map[string]*memberDelta),
-		keys:        make(map[string]*store.APIKey),
-		digests:     make(map[[32]byte]string),
-		overages:    make(map[string]*store.Overage),
-		jobs:        make(map[string]*store.Job),
-	}
+	x := &tx{s: s, t: t, write: true} // its overlays are made on their first write (put)
 	err = func() error {
 		defer x.closed.Store(true)
 		return fn(ctx, x)
@@ -464,8 +449,8 @@ func (s *Store) UpdateJobs(ctx context.Context, teamID, userID string, fn func(c
 	if fn == nil {
 		return errNilFunc
 	}
-	return s.Update(ctx, teamID, func(ctx context.Context, tx store.Tx) error {
-		return fn(ctx, memberJobs{tx: tx, userID: userID})
+	return s.Update(ctx, teamID, func(ctx context.Context, t store.Tx) error {
+		return fn(ctx, memberJobs{x: t.(*tx), userID: userID})
 	})
 }
 
@@ -473,7 +458,7 @@ var _ store.JobUpdater = (*Store)(nil)
 
 // memberJobs is an UpdateJobs transaction: the jobs of one member in an Update.
 type memberJobs struct {
-	tx     store.Tx
+	x      *tx
 	userID string
 }
 
@@ -485,7 +470,7 @@ func (m memberJobs) UpdateJob(ctx context.Context, j store.Job) error {
 	if j.UserID != m.userID {
 		return fmt.Errorf("memstore: job %q: UpdateJobs of member %q cannot give it to another", j.ID, m.userID)
 	}
-	return m.tx.UpdateJob(ctx, j)
+	return m.x.UpdateJob(ctx, j)
 }
 
 // DeleteJob implements store.JobTx.
@@ -493,7 +478,7 @@ func (m memberJobs) DeleteJob(ctx context.Context, id string) error {
 	if err := m.own(ctx, id); err != nil {
 		return err
 	}
-	return m.tx.DeleteJob(ctx, id)
+	return m.x.DeleteJob(ctx, id)
 }
 
 // ListJobs implements store.JobTx.
@@ -501,23 +486,22 @@ func (m memberJobs) ListJobs(ctx context.Context, userID string) ([]store.Job, e
 	if userID != m.userID {
 		return nil, fmt.Errorf("memstore: UpdateJobs of member %q lists that member's jobs only", m.userID)
 	}
-	return m.tx.ListJobs(ctx, userID)
+	return m.x.ListJobs(ctx, userID)
 }
 
 // own returns ErrNotFound unless job id is one of the member's.
 func (m memberJobs) own(ctx context.Context, id string) error {
-	jobs, err := m.tx.ListJobs(ctx, m.userID)
-	if err != nil {
+	if err := m.x.check(ctx, false); err != nil {
 		return err
 	}
-	if !slices.ContainsFunc(jobs, func(j store.Job) bool { return j.ID == id }) {
+	if j, ok := m.x.job(id); !ok || j.UserID != m.userID {
 		return fmt.Errorf("memstore: job %q of member %q: %w", id, m.userID, store.ErrNotFound)
 	}
 	return nil
 }
 
-// tx is a transaction on one team. In a View its overlay maps are nil, so that reads go
-// straight to the team. In an Update, an entry in an overlay map replaces the team's entry
+// tx is a transaction on one team. Its overlay maps start nil, and a View's stay so, so
+// that reads go straight to the team; an Update makes each on its first write. In an Update, an entry in an overlay map replaces the team's entry
 // for the same key; an empty ID in an index overlay, or a nil record, is a tombstone. The
 // externalId overlay records, per externalId and user ID, whether the user has that
 // externalId after the transaction (false is a tombstone for a committed pair).
@@ -551,6 +535,15 @@ type tx struct {
 
 	overages map[string]*store.Overage // created or updated overage records
 	jobs     map[string]*store.Job     // created, updated or (nil) deleted jobs
+}
+
+// put sets m[k] = v, and makes the map first if it is nil: an Update's overlays start nil and
+// only those it writes are made, so that a create does not pay for eleven maps.
+func put[K comparable, V any](m *map[K]V, k K, v V) {
+	if *m == nil {
+		*m = make(map[K]V)
+	}
+	(*m)[k] = v
 }
 
 // memberDelta is a transaction's change to one group's memberships.
@@ -685,7 +678,7 @@ func (x *tx) delta(groupID string) *memberDelta {
 	d := x.members[groupID]
 	if d == nil {
 		d = &memberDelta{set: make(map[string]bool)}
-		x.members[groupID] = d
+		put(&x.members, groupID, d)
 	}
 	return d
 }
@@ -768,8 +761,8 @@ func (x *tx) CreateKey(ctx context.Context, k store.APIKey) error {
 		}
 	}
 	k = normKey(k)
-	x.keys[k.ID] = &k
-	x.digests[k.Digest] = k.ID
+	put(&x.keys, k.ID, &k)
+	put(&x.digests, k.Digest, k.ID)
 	return nil
 }
 
@@ -799,7 +792,7 @@ func (x *tx) UpdateKey(ctx context.Context, k store.APIKey) error {
 	old.Status = k.Status
 	old.LastUsed = ms(k.LastUsed)
 	old.Expires = ms(k.Expires)
-	x.keys[k.ID] = &old
+	put(&x.keys, k.ID, &old)
 	return nil
 }
 
@@ -812,8 +805,8 @@ func (x *tx) DeleteKey(ctx context.Context, id string) error {
 	if !ok {
 		return fmt.Errorf("memstore: key %q: %w", id, store.ErrNotFound)
 	}
-	x.keys[id] = nil
-	x.digests[old.Digest] = ""
+	put(&x.keys, id, nil)
+	put(&x.digests, old.Digest, "")
 	return nil
 }
 
@@ -859,8 +852,8 @@ func (x *tx) CreateUser(ctx context.Context, u store.User) error {
 	if _, seen := x.users[u.ID]; !live && !seen {
 		x.newUserIDs.add(u.ID)
 	}
-	x.users[u.ID] = &u
-	x.userByName[folded] = u.ID
+	put(&x.users, u.ID, &u)
+	put(&x.userByName, folded, u.ID)
 	x.indexUser(u, true)
 	x.userDelta.add(u, 1)
 	return nil
@@ -951,13 +944,13 @@ func (x *tx) UpdateUser(ctx context.Context, u store.User) error {
 	}
 	u = normUser(u)
 	if folded != oldFolded {
-		x.userByName[oldFolded] = ""
-		x.userByName[folded] = u.ID
+		put(&x.userByName, oldFolded, "")
+		put(&x.userByName, folded, u.ID)
 	}
 	x.reindexUser(old, u)
 	x.userDelta.add(old, -1)
 	x.userDelta.add(u, 1)
-	x.users[u.ID] = &u
+	put(&x.users, u.ID, &u)
 	return nil
 }
 
@@ -974,10 +967,10 @@ func (x *tx) DeleteUser(ctx context.Context, id string) error {
 	for _, g := range groups {
 		x.delta(g).set[id] = false
 	}
-	x.userByName[store.Fold(old.UserName)] = ""
+	put(&x.userByName, store.Fold(old.UserName), "")
 	x.indexUser(old, false)
 	x.userDelta.add(old, -1)
-	x.users[id] = nil // ListUsers skips it; it may stay in newUserIDs
+	put(&x.users, id, nil) // ListUsers skips it; it may stay in newUserIDs
 	return nil
 }
 
@@ -1044,8 +1037,8 @@ func (x *tx) CreateGroup(ctx context.Context, g store.Group) error {
 		x.newGroupIDs.add(g.ID)
 	}
 	g = normGroup(g)
-	x.groups[g.ID] = &g
-	x.groupByName[g.DisplayName] = g.ID
+	put(&x.groups, g.ID, &g)
+	put(&x.groupByName, g.DisplayName, g.ID)
 	return nil
 }
 
@@ -1088,10 +1081,10 @@ func (x *tx) UpdateGroup(ctx context.Context, g store.Group) error {
 	}
 	g = normGroup(g)
 	if g.DisplayName != old.DisplayName {
-		x.groupByName[old.DisplayName] = ""
-		x.groupByName[g.DisplayName] = g.ID
+		put(&x.groupByName, old.DisplayName, "")
+		put(&x.groupByName, g.DisplayName, g.ID)
 	}
-	x.groups[g.ID] = &g
+	put(&x.groups, g.ID, &g)
 	return nil
 }
 
@@ -1104,9 +1097,9 @@ func (x *tx) DeleteGroup(ctx context.Context, id string) error {
 	if !ok {
 		return fmt.Errorf("memstore: group %q: %w", id, store.ErrNotFound)
 	}
-	x.groups[id] = nil // ListGroups skips it; it may stay in newGroupIDs
-	x.groupByName[old.DisplayName] = ""
-	x.members[id] = &memberDelta{cleared: true, set: make(map[string]bool)}
+	put(&x.groups, id, nil) // ListGroups skips it; it may stay in newGroupIDs
+	put(&x.groupByName, old.DisplayName, "")
+	put(&x.members, id, &memberDelta{cleared: true, set: make(map[string]bool)})
 	return nil
 }
 
@@ -1285,7 +1278,7 @@ func (x *tx) CreateOverage(ctx context.Context, o store.Overage) error {
 		return fmt.Errorf("memstore: overage %q: %w", o.ID, store.ErrConflict)
 	}
 	o = normOverage(o)
-	x.overages[o.ID] = &o
+	put(&x.overages, o.ID, &o)
 	return nil
 }
 
@@ -1298,7 +1291,7 @@ func (x *tx) UpdateOverage(ctx context.Context, o store.Overage) error {
 		return fmt.Errorf("memstore: overage %q: %w", o.ID, store.ErrNotFound)
 	}
 	o = normOverage(o)
-	x.overages[o.ID] = &o
+	put(&x.overages, o.ID, &o)
 	return nil
 }
 
@@ -1388,7 +1381,7 @@ func (x *tx) CreateJob(ctx context.Context, j store.Job) error {
 		return fmt.Errorf("memstore: job %q: %w", j.ID, store.ErrConflict)
 	}
 	j = normJob(j)
-	x.jobs[j.ID] = &j
+	put(&x.jobs, j.ID, &j)
 	return nil
 }
 
@@ -1401,7 +1394,7 @@ func (x *tx) UpdateJob(ctx context.Context, j store.Job) error {
 		return fmt.Errorf("memstore: job %q: %w", j.ID, store.ErrNotFound)
 	}
 	j = normJob(j)
-	x.jobs[j.ID] = &j
+	put(&x.jobs, j.ID, &j)
 	return nil
 }
 
@@ -1413,7 +1406,7 @@ func (x *tx) DeleteJob(ctx context.Context, id string) error {
 	if _, ok := x.job(id); !ok {
 		return fmt.Errorf("memstore: job %q: %w", id, store.ErrNotFound)
 	}
-	x.jobs[id] = nil
+	put(&x.jobs, id, nil)
 	return nil
 }
 

@@ -77,15 +77,19 @@ func (m multiIndex) ids(dst []string, k string) []string {
 // key after the transaction (false is a tombstone for a committed pair).
 type staged map[string]map[string]bool
 
-// set records whether id has key k after the transaction. An empty key is not indexed.
-func (s staged) set(k, id string, has bool) {
+// set records whether id has key k after the transaction, making s on its first change. An
+// empty key is not indexed.
+func (s *staged) set(k, id string, has bool) {
 	if k == "" {
 		return
 	}
-	d := s[k]
+	if *s == nil {
+		*s = make(staged)
+	}
+	d := (*s)[k]
 	if d == nil {
 		d = make(map[string]bool)
-		s[k] = d
+		(*s)[k] = d
 	}
 	d[id] = has
 }
