@@ -501,10 +501,11 @@ func (m memberJobs) own(ctx context.Context, id string) error {
 }
 
 // tx is a transaction on one team. Its overlay maps start nil, and a View's stay so, so
-// that reads go straight to the team; an Update makes each on its first write. In an Update, an entry in an overlay map replaces the team's entry
-// for the same key; an empty ID in an index overlay, or a nil record, is a tombstone. The
-// externalId overlay records, per externalId and user ID, whether the user has that
-// externalId after the transaction (false is a tombstone for a committed pair).
+// that reads go straight to the team; an Update makes each on its first write. In an Update,
+// an entry in an overlay map replaces the team's entry for the same key; an empty ID in an
+// index overlay, or a nil record, is a tombstone. The externalId overlay records, per
+// externalId and user ID, whether the user has that externalId after the transaction (false
+// is a tombstone for a committed pair).
 //
 // A tx is not safe for concurrent use by several goroutines within fn (a View's tx is, as
 // it only reads).

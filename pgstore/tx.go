@@ -52,10 +52,11 @@ type tx struct {
 	failed error
 	// deleted is set by DeleteTeam: the team is gone in this transaction.
 	deleted atomic.Bool
-	// deferred are writes whose only outcome is an error (CreateJob's), queued by a method
-	// that returned at once: they go ahead of the transaction's next round trip (its next
-	// statement, or COMMIT), where a failure fails that round trip and the transaction. Under
-	// an Update's team lock this saves a round trip per job.
+	// deferred are writes whose only outcome is an error (CreateUser's and CreateJob's
+	// INSERTs, and writes to jobs in lockedJobs), queued by a method that returned at once:
+	// they go ahead of the transaction's next round trip (its next statement, or COMMIT),
+	// where a failure fails that round trip and the transaction. Under an Update's team lock
+	// this saves a round trip per write.
 	deferred []deferredStmt
 	// lockedJobs are the jobs this write transaction has locked (ListJobs) and not deleted:
 	// nobody else can delete one now, so a write to it cannot find it gone, and UpdateJob and
