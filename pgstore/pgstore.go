@@ -63,6 +63,16 @@
 // If a statement fails anyway, the Tx remembers it: later methods fail, and Update rolls back
 // even if fn returns nil.
 //
+// # Writes sent with the next round trip
+//
+// Once a transaction has begun (its lock held, its team known to exist), the INSERTs of
+// CreateUser and CreateJob, and writes to jobs the transaction has locked through ListJobs,
+// return at once and go ahead of the transaction's next statement, or with its COMMIT, as the
+// store contract allows: nothing waits for their answer, so a create holds the team's lock
+// for two round trips. These INSERTs are plain ones: the root package has looked the userName
+// up under the same lock, and a job's ID is fresh, so a conflict is a mistake, and it fails
+// the round trip that carries it and the whole transaction (ErrConflict from Update).
+//
 // # Retries
 //
 // A serialisation failure or a deadlock (SQLSTATE 40001, 40P01) rolls the transaction back and
