@@ -17,6 +17,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/teamscim/teamscim"
+	"github.com/teamscim/teamscim/memaccounts"
 	"github.com/teamscim/teamscim/pgstore"
 	"github.com/teamscim/teamscim/store"
 )
@@ -246,4 +247,91 @@ func TestTwoStoresCountThenCreate(t *testing.T) {
 	assert.Equal(t, seats, ok)
 	assert.Equal(t, n-seats, full)
 	assert.Equal(t, seats, countUsers(t, schema, "team-1"))
+}
+
+// Two Servers on one database share the host's account service. Each member's account
+// creation fails once and stays pending; then each member is deactivated and reactivated
+// through both replicas while both run RetryPending over and over. Claims of a member's next
+// job race between the requests' Updates and the UpdateJobs that record outcomes (which do not
+// take the team's lock), on two pools: every account call still succeeds exactly once, in the
+// order of the changes (create, remove, add).
+func TestReplicasRunEachAccountCallOnce(t *testing.T) {
+	schema := pgstore.NewSchema(t)
+	accounts := memaccounts.New()
+	var failed sync.Map // email → the creation failed once already
+	accounts.FailWith(func(method string, req teamscim.AccountRequest) error {
+		if _, again := failed.LoadOrStore(req.Email, true); method == "CreateAccount" && !again {
+			return errors.New("the account service is down")
+		}
+		return nil
+	})
+	replicaWith := func() replica {
+		st := pgstore.New(pgstore.OpenPool(t, schema))
+		srv, err := teamscim.New(teamscim.Config{Store: st, Accounts: accounts})
+		require.NoError(t, err)
+		mux := http.NewServeMux()
+		mux.Handle("/scim/v2/", http.StripPrefix("/scim/v2", srv))
+		return replica{srv: srv, store: st, h: mux}
+	}
+	a, b := replicaWith(), replicaWith()
+	_, key := readyTeam(t, a, "Acme")
+
+	const n = 12
+	ids := make([]string, n)
+	for i := range ids {
+		res := a.do(t, key.Secret, http.MethodPost, "/Users", map[string]any{"userName": fmt.Sprintf("m%02d@example.com", i)})
+		require.Equal(t, http.StatusCreated, res.code, res.raw)
+		ids[i] = res.body["id"].(string)
+	}
+	active := func(v bool) map[string]any {
+		return map[string]any{"schemas": []string{"urn:ietf:params:scim:api:messages:2.0:PatchOp"},
+			"Operations": []any{map[string]any{"op": "replace", "value": map[string]any{"active": v}}}}
+	}
+	done := make(chan struct{})
+	var retries sync.WaitGroup
+	for _, r := range []replica{a, b} {
+		retries.Go(func() {
+			for {
+				select {
+				case <-done:
+					return
+				default:
+				}
+				if _, err := r.srv.RetryPending(t.Context()); err != nil {
+					t.Errorf("RetryPending: %v", err)
+					return
+				}
+			}
+		})
+	}
+	var writes sync.WaitGroup
+	for i, id := range ids {
+		writes.Go(func() {
+			first, second := a, b
+			if i%2 == 1 {
+				first, second = b, a
+			}
+			if res := first.do(t, key.Secret, http.MethodPatch, "/Users/"+id, active(false)); res.code != http.StatusOK {
+				t.Errorf("deactivate %s: %d %s", id, res.code, res.raw)
+			}
+			if res := second.do(t, key.Secret, http.MethodPatch, "/Users/"+id, active(true)); res.code != http.StatusOK {
+				t.Errorf("reactivate %s: %d %s", id, res.code, res.raw)
+			}
+		})
+	}
+	writes.Wait()
+	close(done)
+	retries.Wait()
+	pending, err := a.srv.RetryPending(t.Context())
+	require.NoError(t, err)
+	require.Zero(t, pending, "every call has succeeded")
+
+	got := map[string][]string{}
+	for _, c := range accounts.Calls() {
+		got[c.Req.Email] = append(got[c.Req.Email], c.Method)
+	}
+	for i := range ids {
+		email := fmt.Sprintf("m%02d@example.com", i)
+		assert.Equal(t, []string{"CreateAccount", "RemoveFromTeam", "AddToTeam"}, got[email], email)
+	}
 }
