@@ -15,6 +15,9 @@ import (
 type projection struct{ attributes, excluded []string }
 
 func projectionOf(r *http.Request) projection {
+	if r.URL.RawQuery == "" {
+		return projection{} // the common GET: no query to parse
+	}
 	q := r.URL.Query()
 	return projection{attributes: splitAttrs(q.Get("attributes")), excluded: splitAttrs(q.Get("excludedAttributes"))}
 }
