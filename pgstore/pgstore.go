@@ -480,6 +480,12 @@ func (s *Store) update(ctx context.Context, teamID string, fn func(ctx context.C
 		x.once = true
 		_ = x.flight(ctx, "begin", nil, nil)
 	}
+	return x.finish(ctx, ferr)
+}
+
+// finish ends a write transaction whose fn returned ferr: it returns why the call fails, or
+// commits. The caller holds mu.
+func (x *tx) finish(ctx context.Context, ferr error) error {
 	switch {
 	case x.refused != nil:
 		return x.refused
@@ -493,6 +499,8 @@ func (s *Store) update(ctx context.Context, teamID string, fn func(ctx context.C
 		return x.abortedErr()
 	case x.once:
 		return nil // committed with the start
+	case !x.begun && len(x.deferred) == 0:
+		return nil // an UpdateJobs whose fn sent nothing: there is nothing to commit
 	}
 	if err := ctxErr(ctx); err != nil {
 		return err
@@ -534,20 +542,10 @@ func (s *Store) updateJobs(ctx context.Context, teamID, userID string, fn func(c
 	ferr := x.call(ctx, func(ctx context.Context, tx store.Tx) error { return fn(ctx, tx) })
 	x.mu.Lock()
 	defer x.mu.Unlock()
-	switch {
-	case x.failed != nil && retryable(x.failed):
-		return x.abortedErr()
-	case ferr != nil:
-		return ferr
-	case x.failed != nil:
-		return x.abortedErr()
-	case !x.begun && len(x.deferred) == 0:
-		return nil // fn sent nothing: there is nothing to commit
+	if ferr != nil {
+		x.deferred = nil // fn failed: its writes must not reach the database
 	}
-	if err := ctxErr(ctx); err != nil {
-		return err
-	}
-	return x.commit(ctx)
+	return x.finish(ctx, ferr)
 }
 
 var _ store.JobUpdater = (*Store)(nil)
