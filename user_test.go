@@ -1,17 +1,20 @@
 package teamscim_test
 
 import (
+	"context"
 	"fmt"
 	"net/http"
 	"net/url"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
 	"github.com/teamscim/teamscim"
+	"github.com/teamscim/teamscim/memstore"
 	"github.com/teamscim/teamscim/store"
 )
 
@@ -168,6 +171,45 @@ func TestConcurrentCreateSameUserName(t *testing.T) {
 	}
 	assert.Equal(t, map[int]int{http.StatusCreated: 1, http.StatusConflict: n - 1}, count)
 	assert.Equal(t, 1, e.countUsers())
+}
+
+// commitConflictStore is a memstore whose armed Updates run fn and then fail as a SQL store's
+// commit does when a deferred INSERT hits a unique index (store.Tx.CreateUser): with an error
+// wrapping store.ErrConflict, and nothing written.
+type commitConflictStore struct {
+	*memstore.Store
+	armed atomic.Bool
+}
+
+func (s *commitConflictStore) Update(ctx context.Context, teamID string, fn func(ctx context.Context, tx store.Tx) error) error {
+	if !s.armed.Load() {
+		return s.Store.Update(ctx, teamID, fn)
+	}
+	errCommit := fmt.Errorf("commit: duplicate key: %w", store.ErrConflict)
+	return s.Store.Update(ctx, teamID, func(ctx context.Context, tx store.Tx) error {
+		if err := fn(ctx, tx); err != nil {
+			return err
+		}
+		return errCommit // fn's writes are dropped, as a failed commit's are
+	})
+}
+
+// A create whose userName conflict the store reports only at commit answers the same 409 as
+// one the lookup finds, and stores nothing.
+func TestCreateConflictAtCommit(t *testing.T) {
+	st := &commitConflictStore{Store: memstore.New()}
+	e := newEnvOn(t, st)
+	require.Equal(t, http.StatusNotFound, e.req(http.MethodGet, "/Users/none", nil).Code) // the key's use is recorded
+	before := e.countUsers()
+	st.armed.Store(true)
+	res := e.req(http.MethodPost, "/Users", map[string]any{"userName": "late@example.com"})
+	st.armed.Store(false)
+	require.Equal(t, http.StatusConflict, res.Code, res.Body.String())
+	assert.Equal(t, "uniqueness", res.body["scimType"])
+	assert.Contains(t, res.body["detail"], "userName")
+	assert.Equal(t, before, e.countUsers(), "nothing stored")
+	assert.Equal(t, http.StatusCreated, e.req(http.MethodPost, "/Users", map[string]any{"userName": "late@example.com"}).Code,
+		"the userName is free")
 }
 
 func deactivateOkta(active bool) map[string]any {
