@@ -75,11 +75,37 @@ type tracedStore struct {
 }
 
 func (s tracedStore) start(ctx context.Context, name, teamID string) (context.Context, trace.Span) {
+	return startStoreSpan(ctx, s.tracer, name, teamID)
+}
+
+// startStoreSpan starts the span of a store call.
+func startStoreSpan(ctx context.Context, tracer trace.Tracer, name, teamID string) (context.Context, trace.Span) {
 	opts := []trace.SpanStartOption{trace.WithSpanKind(trace.SpanKindClient)}
 	if teamID != "" {
 		opts = append(opts, trace.WithAttributes(attrTeam.String(teamID)))
 	}
-	return s.tracer.Start(ctx, name, opts...)
+	return tracer.Start(ctx, name, opts...)
+}
+
+// runs counts the runs of a read-write transaction's function on its span: a "retry" event
+// for each run after the first, and teamscim.store.attempts when it ends.
+type runs struct {
+	span trace.Span
+	n    int
+}
+
+// run records one more run.
+func (r *runs) run() {
+	r.n++
+	if r.n > 1 {
+		r.span.AddEvent("retry", trace.WithAttributes(attrAttempts.Int(r.n)))
+	}
+}
+
+// end ends the span with the transaction's outcome.
+func (r *runs) end(err error) {
+	r.span.SetAttributes(attrAttempts.Int(r.n))
+	end(r.span, err)
 }
 
 func end(span trace.Span, err error) {
@@ -100,16 +126,12 @@ func (s tracedStore) View(ctx context.Context, teamID string, fn func(ctx contex
 // Update implements store.Store.
 func (s tracedStore) Update(ctx context.Context, teamID string, fn func(ctx context.Context, tx store.Tx) error) error {
 	ctx, span := s.start(ctx, "teamscim.store.Update", teamID)
-	runs := 0
+	r := runs{span: span}
 	err := s.Store.Update(ctx, teamID, func(ctx context.Context, tx store.Tx) error {
-		runs++
-		if runs > 1 {
-			span.AddEvent("retry", trace.WithAttributes(attrAttempts.Int(runs)))
-		}
+		r.run()
 		return fn(ctx, tx)
 	})
-	span.SetAttributes(attrAttempts.Int(runs))
-	end(span, err)
+	r.end(err)
 	return err
 }
 
@@ -121,17 +143,13 @@ type tracedJobs struct {
 
 // UpdateJobs implements store.JobUpdater.
 func (s tracedJobs) UpdateJobs(ctx context.Context, teamID, userID string, fn func(ctx context.Context, tx store.JobTx) error) error {
-	ctx, span := tracedStore{tracer: s.tracer}.start(ctx, "teamscim.store.UpdateJobs", teamID)
-	runs := 0
+	ctx, span := startStoreSpan(ctx, s.tracer, "teamscim.store.UpdateJobs", teamID)
+	r := runs{span: span}
 	err := s.JobUpdater.UpdateJobs(ctx, teamID, userID, func(ctx context.Context, tx store.JobTx) error {
-		runs++
-		if runs > 1 {
-			span.AddEvent("retry", trace.WithAttributes(attrAttempts.Int(runs)))
-		}
+		r.run()
 		return fn(ctx, tx)
 	})
-	span.SetAttributes(attrAttempts.Int(runs))
-	end(span, err)
+	r.end(err)
 	return err
 }
 
