@@ -10,6 +10,7 @@ import (
 	"time"
 
 	scimerrors "github.com/elimity-com/scim/errors"
+	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
 	"github.com/teamscim/teamscim/memstore"
@@ -97,4 +98,83 @@ func FuzzFilter(f *testing.F) {
 			cf.matches(doc)
 		}
 	})
+}
+
+// plainBodySeeds are user bodies around the edges of plainUserBody: the ones IdPs send, and
+// near misses it must leave to the general path (or read exactly as that path does).
+var plainBodySeeds = []string{
+	`{"schemas":["urn:ietf:params:scim:schemas:core:2.0:User"],"userName":"u1@example.com","externalId":"ext-1","name":{"givenName":"Given1","familyName":"Family1","formatted":"Given1 Family1"},"displayName":"Given1 Family1","emails":[{"value":"u1@example.com","type":"work","primary":true}],"active":true}`,
+	`{"schemas":["urn:ietf:params:scim:schemas:core:2.0:User"],"userName":"new1@example.com","name":{"givenName":"Test","familyName":"User"},"emails":[{"primary":true,"value":"new1@example.com","type":"work"}],"externalId":"ext1","active":true}`,
+	" {\n\t\"userName\" : \"a@example.com\" ,\r\n \"active\" : false , \"name\" : { } , \"emails\" : [ ] , \"schemas\" : [ ] } \n",
+	`{"userName":"a@example.com","name":{"middleName":"M","formatted":"A M B"},"locale":"en-US"}`,
+	`{"userName":"a\u00e9\"\\\/\b\f\n\r\t@example.com","displayName":"\ud83d\ude00 \u00fc"}`,
+	`{"userName":"\u00e9t\u00e9@example.com","displayName":"élève"}`,
+	`{"userName":"a@example.com","displayName":"\ud800"}`,
+	"{\"userName\":\"a@example.com\",\"displayName\":\"\xff\"}",
+	`{"userName":"a\u0000@example.com"}`,
+	`{"userName":"a@example.com","emails":[{"value":"a@example.com","primary":true},{"value":"b@example.com","primary":true}]}`,
+	`{"userName":"a@example.com","emails":[{"value":"a@example.com","type":"work"},{"value":"a@example.com","type":"work"}]}`,
+	`{"userName":"a@example.com","emails":[{"value":"a@example.com"},{"value":"a@example.com"}]}`,
+	`{"userName":"a@example.com","emails":[{"value":"a@example.com","type":"work"},{"value":"a@example.com"}]}`,
+	`{"userName":"a@example.com","emails":[{"value":""}]}`,
+	`{"userName":"a@example.com","emails":[{"type":"work"}]}`,
+	`{"userName":"a@example.com","emails":[{"value":"a@example.com","display":"A"}]}`,
+	`{"userName":"a@example.com","emails":{"value":"a@example.com"}}`,
+	`{"userName":"a@example.com","userName":"b@example.com"}`,
+	`{"userName":"a@example.com","UserName":"b@example.com"}`,
+	`{"UserName":"a@example.com","Active":"False"}`,
+	`{"userName":"a@example.com","active":"true"}`,
+	`{"userName":"a@example.com","active":truex}`, `{"userName":"a@example.com","active":true1}`,
+	`{"userName":"a@example.com","active":null}`, `{"userName":null}`, `{"userName":1}`, `{}`,
+	`{"userName":"a@example.com",}`, `{"userName":"a@example.com"}}`, `{"userName":"a@example.com"} x`,
+	`{"userName":"a@example.com","schemas":["a",]}`, `{"userName":"a@example.com","schemas":"x"}`,
+	`{"userName":"a@example.com","groups":[]}`, `{"userName":"a@example.com","password":"p"}`,
+	`{"userName":"a@example.com","title":"Eng"}`, `{"id":"x","userName":"a@example.com"}`,
+	`{"userName":"a@example.com","name":{"givenName":"A","givenName":"B"}}`,
+	`{"userName":"a@example.com","name":{"honorificPrefix":"Dr."}}`,
+	"\xef\xbb\xbf{\"userName\":\"a@example.com\"}", `[{"userName":"a@example.com"}]`, ``, `"x"`,
+}
+
+// FuzzPlainUserBody checks the plain reading of a user body (plainUserBody) against the
+// general one: whenever it accepts a body, decodeBody, checkResource and userInputOf accept
+// it too, with no groups to join, and give the same input.
+//
+//	go test -run '^$' -fuzz '^FuzzPlainUserBody$' -fuzztime 30s .
+func FuzzPlainUserBody(f *testing.F) {
+	for _, b := range plainBodySeeds {
+		f.Add(b)
+	}
+	general, err := New(Config{Store: memstore.New()})
+	require.NoError(f, err)
+	general.users.plain = false
+	f.Fuzz(func(t *testing.T, body string) {
+		got, ok := plainUserBody([]byte(body))
+		if !ok {
+			return
+		}
+		var rq request
+		want, _, err := general.readUserBody([]byte(body), &rq)
+		require.NoError(t, err, "%q", body)
+		require.Nil(t, rq.groups, "%q", body)
+		require.Equal(t, want, got, "%q", body)
+	})
+}
+
+// TestPlainUserBody pins which bodies are read plain: the creates of the perf harness and of
+// Okta must be (or the fast path is dead code), the near misses must not be.
+func TestPlainUserBody(t *testing.T) {
+	plain := map[int]bool{0: true, 1: true, 2: true, 3: true, 4: true, 5: true, 6: true, 11: true, 12: true}
+	for i, b := range plainBodySeeds {
+		_, ok := plainUserBody([]byte(b))
+		assert.Equal(t, plain[i], ok, "%q", b)
+	}
+	srv, err := New(Config{Store: memstore.New()})
+	require.NoError(t, err)
+	assert.True(t, srv.users.plain, "the default User schemas are read plain")
+	srv, err = New(Config{Store: memstore.New(), UserExtensions: []Extension{{
+		URN: "urn:acme:params:scim:schemas:extension:team:2.0:User", Required: true,
+		Attributes: []Attribute{{Name: "costCenter"}},
+	}}})
+	require.NoError(t, err)
+	assert.False(t, srv.users.plain, "a required extension is checked by the general path")
 }

@@ -325,6 +325,7 @@ type resourceDef struct {
 	special bool                  // an attribute is returned never or on request, or is write-only
 	dropped []string              // core attributes accepted and never kept (a user's password)
 	guarded bool                  // an extension has read-only or immutable attributes (see keepGuarded)
+	plain   bool                  // no extension is required and none is guarded (see plainUserBody)
 }
 
 func newSchemaDef(sc schema.Schema, ext, required bool) *schemaDef {
@@ -375,6 +376,10 @@ func newResourceDef(name string, core schema.Schema, exts []schema.Schema, requi
 				r.guarded = true
 			}
 		}
+	}
+	r.plain = !r.guarded
+	for _, e := range r.exts {
+		r.plain = r.plain && !e.required
 	}
 	for _, s := range append([]*schemaDef{r.core}, r.exts...) {
 		for _, a := range s.attrs {

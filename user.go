@@ -53,8 +53,16 @@ func (s *Server) writeUser(r *http.Request, rq *request, rt routed, body []byte)
 }
 
 // readUserBody reads a POST or PUT body of /Users: the attributes it sets (checked against
-// the User schemas) and Postman's groups attribute (the groups to join, on create).
+// the User schemas) and Postman's groups attribute (the groups to join, on create). A plain
+// body (plainUserBody) is read without generic JSON values, and its attributes map is nil:
+// only a PUT on a schema with guarded attributes reads that map, and such a schema is never
+// read plain.
 func (s *Server) readUserBody(body []byte, rq *request) (userInput, map[string]any, error) {
+	if s.users.plain {
+		if in, ok := plainUserBody(body); ok {
+			return in, nil, nil // no attributes beyond the typed ones, and none guarded
+		}
+	}
 	m, serr := decodeBody(body)
 	if serr != nil {
 		return userInput{}, nil, *serr
