@@ -410,28 +410,52 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 
 // readBody reads the whole body within the configured limit and checks its content type.
 func (s *Server) readBody(w http.ResponseWriter, r *http.Request) ([]byte, *scimerrors.ScimError) {
-	if ct := r.Header.Get("Content-Type"); ct != "" {
+	if ct := r.Header.Get("Content-Type"); ct != "" && ct != "application/scim+json" && ct != "application/json" {
 		mt, _, err := mime.ParseMediaType(ct)
 		if err != nil || (mt != "application/scim+json" && mt != "application/json") {
 			return nil, &scimerrors.ScimError{Status: http.StatusUnsupportedMediaType,
 				Detail: "Content-Type must be application/scim+json or application/json."}
 		}
 	}
-	tooLarge := &scimerrors.ScimError{Status: http.StatusRequestEntityTooLarge,
-		Detail: fmt.Sprintf("The request body exceeds the limit of %d bytes.", s.cfg.MaxBodyBytes)}
-	if r.ContentLength > s.cfg.MaxBodyBytes {
-		return nil, tooLarge
+	tooLarge := func() *scimerrors.ScimError {
+		return &scimerrors.ScimError{Status: http.StatusRequestEntityTooLarge,
+			Detail: fmt.Sprintf("The request body exceeds the limit of %d bytes.", s.cfg.MaxBodyBytes)}
 	}
-	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, s.cfg.MaxBodyBytes))
+	if r.ContentLength > s.cfg.MaxBodyBytes {
+		return nil, tooLarge()
+	}
+	body, err := readAll(http.MaxBytesReader(w, r.Body, s.cfg.MaxBodyBytes), r.ContentLength)
 	if err != nil {
 		var mbe *http.MaxBytesError
 		if errors.As(err, &mbe) {
-			return nil, tooLarge
+			return nil, tooLarge()
 		}
 		return nil, &scimerrors.ScimError{Status: http.StatusBadRequest, ScimType: scimerrors.ScimTypeInvalidSyntax,
 			Detail: "The request body could not be read."}
 	}
 	return body, nil
+}
+
+// readAll is io.ReadAll with a first buffer of the declared length (at most the body limit,
+// which the caller has checked), so a body arrives in one allocation.
+func readAll(r io.Reader, length int64) ([]byte, error) {
+	if length <= 0 {
+		return io.ReadAll(r)
+	}
+	b := make([]byte, 0, length+1) // +1: the read that sees EOF needs room
+	for {
+		n, err := r.Read(b[len(b):cap(b)])
+		b = b[:len(b)+n]
+		if err == io.EOF {
+			return b, nil
+		}
+		if err != nil {
+			return b, err
+		}
+		if len(b) == cap(b) {
+			b = append(b, 0)[:len(b)] // longer than declared: grow as io.ReadAll does
+		}
+	}
 }
 
 // baseURL returns the absolute SCIM root for r: Config.BaseURL, or the request's scheme and

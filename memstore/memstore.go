@@ -938,8 +938,12 @@ func (x *tx) GetUserByUserName(ctx context.Context, userName string) (store.User
 			return copyUser(u), nil
 		}
 	}
-	return store.User{}, fmt.Errorf("memstore: userName %q: %w", userName, store.ErrNotFound)
+	return store.User{}, errNoUserName
 }
+
+// errNoUserName is GetUserByUserName's ErrNotFound: every create looks the userName up and
+// expects this, so it is one value (and names no email address).
+var errNoUserName = fmt.Errorf("memstore: no user has that userName: %w", store.ErrNotFound)
 
 // UsersByExternalID implements store.Tx. It costs O(k log k) for the k users that have
 // externalID.
