@@ -8,19 +8,19 @@ import (
 	"github.com/teamscim/teamscim/store"
 )
 
-// plainUserBody decodes the body most POSTs and PUTs of /Users carry (Okta's, Entra's and
-// OneLogin's creates, a script's) straight into a userInput, without generic JSON values and
-// the schema walk: at most schemas (strings), userName, externalId, displayName, locale,
-// name (givenName, familyName, middleName, formatted), emails (objects of value, type and
-// primary, each with a value) and active, spelled as RFC 7643 spells them, holding strings
-// and booleans.
+// plainUserBody reads the body most POSTs and PUTs of /Users carry (Okta's create with its
+// default mappings, a script's, the load tools') straight into a userInput, without generic
+// JSON values and the schema walk: at most schemas (strings), userName, externalId,
+// displayName, locale, name (givenName, familyName, middleName, formatted), emails (objects of
+// value, type and primary, each with a value) and active, spelled as RFC 7643 spells them,
+// holding strings and booleans.
 //
-// ok is false for any other body: another attribute or spelling, null, a number, a repeated
-// name, a string it cannot read without encoding/json, two primary emails or two equal ones,
+// It reports false for any other body: another attribute or spelling, null, a number, a
+// repeated name, a string with invalid UTF-8 or a NUL, two primary emails or two equal ones,
 // no userName. The caller then takes the general path (decodeBody, checkResource,
 // userInputOf), which gives the same result for every body this accepts; FuzzPlainUserBody
-// checks exactly that. Only for a User schema without required extensions or guarded
-// attributes (resourceDef.plain), which is what the general path would otherwise enforce.
+// checks exactly that. It serves only a User schema without required extensions or guarded
+// attributes (resourceDef.plain), which the general path would otherwise enforce.
 func plainUserBody(body []byte) (userInput, bool) {
 	var in userInput
 	p := bodyScan{b: body}
