@@ -294,6 +294,45 @@ func TestPutReplacesAndIgnoresReadOnly(t *testing.T) {
 	requireSCIMError(t, e.req(http.MethodPut, "/Users/unknown-id", map[string]any{"userName": "x@example.com"}), http.StatusNotFound, "")
 }
 
+// The bodies most IdPs send on create and PUT are read without generic JSON values
+// (plainUserBody); through the handler they store exactly what the general path stores, escapes
+// and all, and a near miss (a second primary email) is refused by the general path's rule.
+func TestPlainUserBodiesThroughTheHandler(t *testing.T) {
+	e := newEnv(t)
+	res := e.req(http.MethodPost, "/Users", `{"schemas":["urn:ietf:params:scim:schemas:core:2.0:User"],`+
+		`"userName":"ren\u00e9e@example.com","externalId":"ext-\"7\"","locale":"fr-CA",`+
+		`"name":{"givenName":"Ren\u00e9e","middleName":"M","familyName":"L\u00e9vesque","formatted":"Renée M Lévesque"},`+
+		`"displayName":"Renée 😀","emails":[{"value":"renee@example.com","type":"work","primary":true},`+
+		`{"value":"r@home.example","type":"home"}],"active":false}`)
+	require.Equal(t, http.StatusCreated, res.Code, res.Body.String())
+	id := res.str("id")
+	u := e.user(id)
+	assert.Equal(t, "renée@example.com", u.UserName)
+	assert.Equal(t, `ext-"7"`, u.ExternalID)
+	assert.Equal(t, "fr-CA", u.Locale)
+	assert.Equal(t, []string{"Renée", "M", "Lévesque", "Renée M Lévesque"}, []string{u.GivenName, u.MiddleName, u.FamilyName, u.Formatted})
+	assert.Equal(t, "Renée 😀", u.DisplayName)
+	assert.Equal(t, []store.Email{{Value: "renee@example.com", Type: "work", Primary: true}, {Value: "r@home.example", Type: "home"}}, u.Emails)
+	assert.False(t, u.Active)
+	assert.Empty(t, u.Attributes, "nothing beyond the typed attributes")
+
+	// A plain PUT replaces: absent attributes are cleared, active stays when absent.
+	res = e.req(http.MethodPut, "/Users/"+id, `{"userName":"renée@example.com","name":{"givenName":"R"}}`)
+	require.Equal(t, http.StatusOK, res.Code, res.Body.String())
+	u = e.user(id)
+	assert.Equal(t, "R", u.GivenName)
+	assert.Empty(t, u.FamilyName+u.MiddleName+u.Formatted+u.DisplayName+u.Locale+u.ExternalID)
+	assert.Empty(t, u.Emails)
+	assert.False(t, u.Active)
+
+	// Two primary emails: the general path's 400, and nothing stored.
+	users := e.countUsers()
+	res = e.req(http.MethodPost, "/Users", `{"userName":"two@example.com","emails":[{"value":"a@example.com","primary":true},{"value":"b@example.com","primary":true}]}`)
+	requireSCIMError(t, res, http.StatusBadRequest, "invalidValue")
+	assert.Contains(t, res.Body.String(), "primary")
+	assert.Equal(t, users, e.countUsers())
+}
+
 func TestUserNameChange(t *testing.T) {
 	e := newEnv(t)
 	require.NoError(t, e.srv.VerifyDomain(t.Context(), e.teamID, e.admin, "Contoso.com"))
