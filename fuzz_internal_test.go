@@ -116,6 +116,7 @@ var plainBodySeeds = []string{
 	`{"userName":"a@example.com","emails":[{"value":"a@example.com","type":"work"},{"value":"a@example.com","type":"work"}]}`,
 	`{"userName":"a@example.com","emails":[{"value":"a@example.com"},{"value":"a@example.com"}]}`,
 	`{"userName":"a@example.com","emails":[{"value":"a@example.com","type":"work"},{"value":"a@example.com"}]}`,
+	`{"userName":"a@example.com","emails":[{"value":"a@example.com"},{"value":"a@example.com","type":""}]}`,
 	`{"userName":"a@example.com","emails":[{"value":""}]}`,
 	`{"userName":"a@example.com","emails":[{"type":"work"}]}`,
 	`{"userName":"a@example.com","emails":[{"value":"a@example.com","display":"A"}]}`,

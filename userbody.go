@@ -32,17 +32,13 @@ func plainUserBody(body []byte) (userInput, bool) {
 		case "schemas":
 			bit, ok = 1<<0, p.stringList()
 		case "userName":
-			bit = 1 << 1
-			in.UserName, ok = p.strPtr()
+			bit, ok = 1<<1, p.strInto(&in.UserName)
 		case "externalId":
-			bit = 1 << 2
-			in.ExternalID, ok = p.strPtr()
+			bit, ok = 1<<2, p.strInto(&in.ExternalID)
 		case "displayName":
-			bit = 1 << 3
-			in.DisplayName, ok = p.strPtr()
+			bit, ok = 1<<3, p.strInto(&in.DisplayName)
 		case "locale":
-			bit = 1 << 4
-			in.Locale, ok = p.strPtr()
+			bit, ok = 1<<4, p.strInto(&in.Locale)
 		case "name":
 			bit, ok = 1<<5, p.name(&in)
 		case "emails":
@@ -167,12 +163,13 @@ func (p *bodyScan) str() (string, bool) {
 	return "", false
 }
 
-func (p *bodyScan) strPtr() (*string, bool) {
+// strInto reads a string value into *dst.
+func (p *bodyScan) strInto(dst **string) bool {
 	s, ok := p.str()
-	if !ok {
-		return nil, false
+	if ok {
+		*dst = &s
 	}
-	return &s, true
+	return ok
 }
 
 func (p *bodyScan) boolean() (bool, bool) {
@@ -250,17 +247,15 @@ func (p *bodyScan) name(in *userInput) bool {
 			return false
 		}
 		seen |= bit
-		v, ok := p.strPtr()
-		*dst = v
-		return ok
+		return p.strInto(dst)
 	})
 }
 
-// emails reads the emails: each with a non-empty value, at most one primary, no two with the
-// same type and value (RFC 7643 §2.4; the general path words the refusals). None is nil.
+// emails reads the emails: each with a non-empty value, at most one primary, and none with a
+// type whose type and value an earlier one has (an earlier one without a type has type "", as
+// in checkValues; RFC 7643 §2.4, and the general path words the refusals). None is nil.
 func (p *bodyScan) emails() ([]store.Email, bool) {
 	var out []store.Email
-	typed := make([]bool, 0, 2) // whether out[i] has a type, for the duplicate check
 	primaries := 0
 	ok := p.array(func() bool {
 		var e store.Email
@@ -295,14 +290,13 @@ func (p *bodyScan) emails() ([]store.Email, bool) {
 			primaries++
 		}
 		if hasType {
-			for i, o := range out {
-				if typed[i] && o.Type == e.Type && o.Value == e.Value {
+			for _, o := range out {
+				if o.Type == e.Type && o.Value == e.Value {
 					return false
 				}
 			}
 		}
 		out = append(out, e)
-		typed = append(typed, hasType)
 		return true
 	})
 	return out, ok && primaries <= 1
